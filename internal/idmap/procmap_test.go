@@ -1,0 +1,63 @@
+package idmap
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestParseProcMap(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      string
+		want    []rspec.LinuxIDMapping
+		wantErr string
+	}{
+		{name: "empty", in: "", want: nil},
+		{name: "identity", in: "         0          0 4294967295\n", want: []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 4294967295}}},
+		{
+			name: "map-to-root as the kernel prints it",
+			in:   "         1     265536      65535\n         0 1000650000          1\n",
+			want: []rspec.LinuxIDMapping{{ContainerID: 1, HostID: 265536, Size: 65535}, {ContainerID: 0, HostID: 1000650000, Size: 1}},
+		},
+		{name: "blank lines and tabs", in: "\n0\t100\t1\n\n", want: []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 100, Size: 1}}},
+		{name: "two fields", in: "0 1\n", wantErr: `line 1: "0 1": want 3 fields`},
+		{name: "four fields", in: "0 1 2 3\n", wantErr: "want 3 fields"},
+		{name: "not a number", in: "0 x 1\n", wantErr: `line 1: "0 x 1": field 2`},
+		{name: "negative", in: "0 -1 1\n", wantErr: "field 2"},
+		{name: "above 32 bits", in: "0 4294967296 1\n", wantErr: "value out of range"},
+		{name: "error names the line", in: "0 0 1\n1 1\n", wantErr: "line 2:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseProcMapString(tc.in)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFormatProcMapRoundTrip(t *testing.T) {
+	in := "         1     265536      65535\n         0 1000650000          1\n"
+	maps, err := ParseProcMapString(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := FormatProcMap(maps); got != in {
+		t.Fatalf("FormatProcMap = %q, want %q", got, in)
+	}
+	if got := Triples(maps); !reflect.DeepEqual(got, [][3]uint32{{1, 265536, 65535}, {0, 1000650000, 1}}) {
+		t.Fatalf("Triples = %v", got)
+	}
+}
