@@ -1,0 +1,118 @@
+// Command crio-build obtains pristine CRI-O from the Go module proxy, applies
+// the project's patch series for that version and builds crio and pinns.
+//
+//	crio-build [-version v1.36.3] [-pristine] [-patches patches] [-output _output]
+//	crio-build -check-series      # apply every series under -patches, build nothing
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/crio-userns/crio-userns/internal/crio"
+)
+
+func main() {
+	version := flag.String("version", "v1.36.3", "CRI-O release to build (a module proxy version)")
+	pristine := flag.Bool("pristine", false, "build CRI-O without the project's patches")
+	patches := flag.String("patches", "patches", "directory holding one patch series per CRI-O version")
+	output := flag.String("output", "_output", "build output directory")
+	checkSeries := flag.Bool("check-series", false, "apply every series to its pristine release and stop")
+	verbose := flag.Bool("v", false, "show the compiler's output")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var log io.Writer = io.Discard
+	if *verbose {
+		log = os.Stderr
+	}
+	var err error
+	if *checkSeries {
+		err = checkAll(ctx, *patches, *output, log)
+	} else {
+		err = build(ctx, *version, *pristine, *patches, *output, log)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "crio-build: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func build(ctx context.Context, version string, pristine bool, patchesRoot, output string, log io.Writer) error {
+	name := "cri-o-" + version
+	outName := version
+	var series *crio.Series
+	if pristine {
+		name += "-pristine"
+		outName += "-pristine"
+	} else {
+		var err error
+		if series, err = crio.LoadSeries(patchesRoot, version); err != nil {
+			return err
+		}
+	}
+	tree, err := prepare(ctx, version, series, filepath.Join(output, "src", name), log)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("crio-build: building crio and pinns (tags: %v)\n", crio.BuildTags)
+	bins, err := crio.Build(ctx, tree, filepath.Join(output, "crio", outName), log)
+	if err != nil {
+		return err
+	}
+	state := "built"
+	if bins.Reused {
+		state = "up to date"
+	}
+	fmt.Printf("crio-build: %s: %s %s\n", state, bins.Crio, bins.Pinns)
+	return nil
+}
+
+func prepare(ctx context.Context, version string, series *crio.Series, dst string, log io.Writer) (*crio.Tree, error) {
+	mod, err := crio.Fetch(ctx, version)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("crio-build: cri-o %s from the Go module proxy, checksum %s\n", mod.Version, mod.Sum)
+	if series == nil {
+		fmt.Printf("crio-build: pristine: no patches\n")
+	} else {
+		fmt.Printf("crio-build: series %s: %d patches\n", series.Dir, len(series.Patches))
+	}
+	tree, err := crio.Prepare(ctx, mod, series, dst, os.Stdout)
+	if err != nil {
+		return nil, err
+	}
+	how := "prepared"
+	if tree.Reused {
+		how = "reused"
+	}
+	fmt.Printf("crio-build: source %s (%s, %d patches applied, commit %.12s)\n", tree.Dir, how, tree.Applied, tree.Head)
+	return tree, nil
+}
+
+func checkAll(ctx context.Context, patchesRoot, output string, log io.Writer) error {
+	versions := crio.ListSeries(patchesRoot)
+	if len(versions) == 0 {
+		return fmt.Errorf("no series under %s", patchesRoot)
+	}
+	for _, v := range versions {
+		series, err := crio.LoadSeries(patchesRoot, v)
+		if err != nil {
+			return err
+		}
+		if _, err := prepare(ctx, v, series, filepath.Join(output, "src", "cri-o-"+v), log); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("crio-build: %d series apply cleanly\n", len(versions))
+	return nil
+}
