@@ -1,0 +1,83 @@
+# crio-userns: patched CRI-O, its OCI hook and their packaging.
+# `make demo` and `make test` are the two commands README promises.
+
+SHELL := /bin/bash
+GO ?= go
+CRIO_VERSION ?= v1.36.3
+PRISTINE ?=
+OUTPUT := _output
+BIN := $(OUTPUT)/bin
+CRIO_USERNS_STATE ?= $(OUTPUT)/node
+export CRIO_USERNS_STATE
+
+# Where `make crio` puts the binaries of the selected flavour.
+CRIO_FLAVOUR := $(CRIO_VERSION)$(if $(PRISTINE),-pristine)
+CRIO_DIR := $(OUTPUT)/crio/$(CRIO_FLAVOUR)/bin
+CRIO_PRISTINE_DIR := $(OUTPUT)/crio/$(CRIO_VERSION)-pristine/bin
+CRIO_PATCHED_DIR := $(OUTPUT)/crio/$(CRIO_VERSION)/bin
+
+TOOLS := crio-build crio-node podrun demo
+E2E_TIMEOUT ?= 40m
+
+.PHONY: all tools crio crio-both node-up node-down demo test unit series e2e bench deps clean help
+
+all: tools
+
+help:
+	@echo "make demo        build pristine and patched CRI-O, run the field reports on both, print a table"
+	@echo "make test        unit tests, patch series application, e2e suite on a real node"
+	@echo "make crio        build CRI-O $(CRIO_VERSION) with patches/$(CRIO_VERSION) (PRISTINE=1: without)"
+	@echo "make node-up     start a throwaway CRI-O node in $(CRIO_USERNS_STATE) (make node-down stops it)"
+	@echo "make bench       benchmarks: patched vs pristine CRI-O, in one run"
+
+tools: $(addprefix $(BIN)/,$(TOOLS))
+
+$(BIN)/crio-build: FORCE
+	$(GO) build -o $@ ./internal/cmd/crio-build
+$(BIN)/crio-node: FORCE
+	$(GO) build -o $@ ./test/cmd/crio-node
+$(BIN)/podrun: FORCE
+	$(GO) build -o $@ ./test/cmd/podrun
+$(BIN)/demo: FORCE
+	$(GO) build -o $@ ./test/cmd/demo
+FORCE:
+
+# Debian packages the build and the node need (apt-get update first, once).
+deps:
+	@$(GO) run ./test/cmd/crio-node deps
+
+crio: $(BIN)/crio-build deps
+	$(BIN)/crio-build -version $(CRIO_VERSION) $(if $(PRISTINE),-pristine)
+
+crio-both: $(BIN)/crio-build deps
+	$(BIN)/crio-build -version $(CRIO_VERSION) -pristine
+	$(BIN)/crio-build -version $(CRIO_VERSION)
+
+node-up: crio $(BIN)/crio-node $(BIN)/podrun
+	$(BIN)/crio-node up -state $(CRIO_USERNS_STATE) -crio-dir $(CRIO_DIR)
+
+node-down: $(BIN)/crio-node
+	$(BIN)/crio-node down -state $(CRIO_USERNS_STATE)
+
+demo: crio-both tools
+	$(BIN)/demo -crio-version $(CRIO_VERSION) -pristine $(CRIO_PRISTINE_DIR) -patched $(CRIO_PATCHED_DIR)
+
+test: unit series e2e
+
+unit:
+	$(GO) vet ./...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+
+series: $(BIN)/crio-build
+	$(BIN)/crio-build -check-series
+
+e2e: crio-both tools
+	CRIO_PRISTINE_DIR=$(abspath $(CRIO_PRISTINE_DIR)) CRIO_PATCHED_DIR=$(abspath $(CRIO_PATCHED_DIR)) \
+	  $(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) ./test/e2e/
+
+bench: crio-both tools
+	CRIO_PRISTINE_DIR=$(abspath $(CRIO_PRISTINE_DIR)) CRIO_PATCHED_DIR=$(abspath $(CRIO_PATCHED_DIR)) \
+	  $(GO) test -count=1 -run '^$$' -bench . -benchtime 20x -timeout 30m ./test/e2e/
+
+clean: node-down
+	rm -rf $(OUTPUT)

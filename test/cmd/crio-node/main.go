@@ -1,0 +1,186 @@
+// Command crio-node brings the throwaway CRI-O node of the test bench up and
+// down.
+//
+//	crio-node up   [-state DIR] [-crio-dir DIR] [-drop-ins DIR] [-hooks DIR]
+//	crio-node down [-state DIR] [-purge]
+//	crio-node status [-state DIR]
+//	crio-node deps                 # install the Debian packages, set /etc/subuid+subgid
+//
+// The state directory defaults to $CRIO_USERNS_STATE, else _output/node.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/crio-userns/crio-userns/test/images"
+	"github.com/crio-userns/crio-userns/test/node"
+)
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: crio-node up|down|status|deps [flags]  (crio-node CMD -h for flags)")
+	os.Exit(2)
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	defState := os.Getenv("CRIO_USERNS_STATE")
+	if defState == "" {
+		defState = filepath.Join("_output", "node")
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	state := fs.String("state", defState, "node state directory ($CRIO_USERNS_STATE)")
+
+	var err error
+	switch os.Args[1] {
+	case "up":
+		crioDir := fs.String("crio-dir", filepath.Join("_output", "crio", "v1.36.3", "bin"), "directory with the crio and pinns to run")
+		dropIns := fs.String("drop-ins", filepath.Join("contrib", "crio.conf.d"), "directory of crio.conf.d drop-ins to install (empty for none)")
+		hooks := fs.String("hooks", "", "directory of hooks.d JSON files to install")
+		_ = fs.Parse(os.Args[2:])
+		err = up(ctx, *state, *crioDir, *dropIns, *hooks)
+	case "down":
+		purge := fs.Bool("purge", false, "also delete the state directory (image layers included)")
+		_ = fs.Parse(os.Args[2:])
+		err = down(ctx, *state, *purge)
+	case "status":
+		_ = fs.Parse(os.Args[2:])
+		err = status(*state)
+	case "deps":
+		_ = fs.Parse(os.Args[2:])
+		if err = node.EnsureDeps(ctx, os.Stderr); err == nil {
+			err = node.EnsureSubIDs()
+		}
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "crio-node %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+func up(ctx context.Context, state, crioDir, dropInDir, hooksDir string) error {
+	dropIns, err := readFiles(dropInDir, ".conf")
+	if err != nil {
+		return err
+	}
+	hooks, err := readFiles(hooksDir, ".json")
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	n, err := node.Up(ctx, node.Config{
+		State:      state,
+		CrioDir:    crioDir,
+		DropIns:    dropIns,
+		Hooks:      hooks,
+		LoadImages: loadImages(state),
+		Log:        os.Stderr,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("node up in %.1fs\n", time.Since(start).Seconds())
+	printWhere(n)
+	return nil
+}
+
+// loadImages builds the test images once per state dir and copies them into
+// the node's storage.
+func loadImages(state string) func(ctx context.Context, root, runRoot string) error {
+	return func(ctx context.Context, root, runRoot string) error {
+		built, err := images.Build(ctx, filepath.Join(state, "images"))
+		if err != nil {
+			return err
+		}
+		for _, img := range built {
+			if err := images.Load(ctx, img, root, runRoot); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func down(ctx context.Context, state string, purge bool) error {
+	n, err := node.Attach(state)
+	if err != nil {
+		return err
+	}
+	left, err := n.Down(ctx)
+	if left != nil {
+		fmt.Println("node down:", left)
+	}
+	if err != nil {
+		return err
+	}
+	if !left.Empty() {
+		return fmt.Errorf("the node left things behind (see above)")
+	}
+	if purge {
+		if err := n.Purge(); err != nil {
+			return err
+		}
+		fmt.Println("removed", n.State)
+	}
+	return nil
+}
+
+func status(state string) error {
+	n, err := node.Attach(state)
+	if err != nil {
+		return err
+	}
+	if n.PID() == 0 {
+		fmt.Printf("no node running in %s\n", n.State)
+		return nil
+	}
+	printWhere(n)
+	return nil
+}
+
+func printWhere(n *node.Node) {
+	fmt.Printf("  crio pid    %d\n", n.PID())
+	fmt.Printf("  socket      %s\n", n.Socket())
+	fmt.Printf("  config      %s, %s/\n", n.ConfigFile(), n.DropInDir())
+	fmt.Printf("  hooks       %s/\n", n.HooksDir())
+	fmt.Printf("  storage     %s (run root %s)\n", n.StorageRoot(), n.RunRoot())
+	fmt.Printf("  namespaces  %s/\n", n.NamespacesDir())
+	fmt.Printf("  crio log    %s\n", n.CrioLog())
+	fmt.Printf("  images      %s\n", strings.Join(images.Refs, " "))
+	fmt.Printf("  run a pod   _output/bin/podrun --socket %s --scc restricted contrib/examples/000-fedora-map-to-root.yaml\n", n.Socket())
+}
+
+func readFiles(dir, ext string) (map[string][]byte, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ext) {
+			data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				return nil, err
+			}
+			files[e.Name()] = data
+		}
+	}
+	return files, nil
+}
