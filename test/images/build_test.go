@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crio-userns/crio-userns/test/images/internal/testenv"
+	"github.com/crio-userns/crio-userns/internal/testenv"
 	"github.com/crio-userns/crio-userns/test/images/ocilayout"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/crio-userns/crio-userns/test/images/internal/testenv"
+	"github.com/crio-userns/crio-userns/internal/testenv"
 )
 
 func TestParseMountInfo(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crio-userns/crio-userns/test/images/internal/testenv"
+	"github.com/crio-userns/crio-userns/internal/testenv"
 	"github.com/crio-userns/crio-userns/test/images/ocilayout"
 )
 

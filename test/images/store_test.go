@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/crio-userns/crio-userns/test/images/internal/testenv"
+	"github.com/crio-userns/crio-userns/internal/testenv"
 )
 
 func TestStoreReference(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crio-userns/crio-userns/test/images/internal/testenv"
+	"github.com/crio-userns/crio-userns/internal/testenv"
 )
 
 func sampleImage(t *testing.T) Image {

@@ -23,7 +23,7 @@ import (
 
 	"github.com/crio-userns/crio-userns/internal/idmap"
 	images "github.com/crio-userns/crio-userns/test/images"
-	"github.com/crio-userns/crio-userns/test/images/internal/testenv"
+	"github.com/crio-userns/crio-userns/internal/testenv"
 )
 
 // workDir holds the binary and account files of the tests that run the real
