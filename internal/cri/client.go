@@ -110,3 +110,16 @@ func (c *Client) ContainerPIDs(ctx context.Context) (map[string]int, error) {
 	}
 	return pids, nil
 }
+
+// ListPods returns "namespace/name id" for every pod sandbox the runtime knows.
+func (c *Client) ListPods(ctx context.Context) ([]string, error) {
+	resp, err := c.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("listing pods: %w", err)
+	}
+	var out []string
+	for _, sb := range resp.Items {
+		out = append(out, fmt.Sprintf("%s/%s %s", sb.Metadata.GetNamespace(), sb.Metadata.GetName(), sb.Id))
+	}
+	return out, nil
+}

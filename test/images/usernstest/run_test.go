@@ -22,8 +22,8 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/crio-userns/crio-userns/internal/idmap"
-	images "github.com/crio-userns/crio-userns/test/images"
 	"github.com/crio-userns/crio-userns/internal/testenv"
+	images "github.com/crio-userns/crio-userns/test/images"
 )
 
 // workDir holds the binary and account files of the tests that run the real

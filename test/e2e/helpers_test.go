@@ -1,0 +1,82 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crio-userns/crio-userns/test/node"
+	"github.com/crio-userns/crio-userns/test/podrun"
+)
+
+// run admits and runs manifest on n under scc, failing the test only for
+// harness faults; the pod's own failures are in the result.
+func run(t *testing.T, n *node.Node, manifest string, opts podrun.Options) *podrun.Result {
+	t.Helper()
+	pod, err := podrun.LoadManifest(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Socket = n.Socket()
+	if opts.Timeout == 0 {
+		opts.Timeout = 90 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := podrun.Run(ctx, pod, opts)
+	if err != nil {
+		t.Fatalf("podrun %s: %v", manifest, err)
+	}
+	t.Logf("podrun %s (scc %s):\n%s", manifest, opts.SCC, text(res))
+	return res
+}
+
+func text(res *podrun.Result) string {
+	var b strings.Builder
+	_ = res.WriteText(&b)
+	return b.String()
+}
+
+// assertIdle fails t if the node holds anything once the test's pods are gone.
+func assertIdle(t *testing.T, n *node.Node) {
+	t.Helper()
+	left, err := n.CheckIdle(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !left.Empty() {
+		t.Fatalf("after the pod was removed the node still holds:\n%s", left)
+	}
+}
+
+func onlyContainer(t *testing.T, res *podrun.Result) *podrun.ContainerResult {
+	t.Helper()
+	if len(res.Containers) != 1 {
+		t.Fatalf("want 1 container result, got %d:\n%s", len(res.Containers), text(res))
+	}
+	return res.Containers[0]
+}
+
+var summaryLine = regexp.MustCompile(`(?m)^SUMMARY switched=(\d)/5 .*$`)
+
+// summary returns usernstest's SUMMARY line from a container log.
+func summary(t *testing.T, c *podrun.ContainerResult) string {
+	t.Helper()
+	m := summaryLine.FindString(c.Log)
+	if m == "" {
+		t.Fatalf("container %s printed no SUMMARY line; log:\n%s", c.Name, c.Log)
+	}
+	return m
+}
+
+func requireRunning(t *testing.T, res *podrun.Result, c *podrun.ContainerResult) {
+	t.Helper()
+	if !res.OK() || !c.Created || !c.Started {
+		t.Fatalf("pod did not run:\n%s", text(res))
+	}
+}
+
+func mapString(m [][3]uint32) string { return fmt.Sprint(m) }

@@ -1,0 +1,156 @@
+// Package e2e runs the project's scenarios on a real CRI-O node: CRI-O built
+// from the module proxy (pristine or with patches/<version>), Debian's runc
+// and conmon, and real pods driven over CRI by podrun.
+//
+// The tests need root. Without it they fail, unless E2E=skip is set: CI must
+// never pass by skipping them silently.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/crio-userns/crio-userns/internal/repo"
+	"github.com/crio-userns/crio-userns/internal/testenv"
+	"github.com/crio-userns/crio-userns/test/images"
+	"github.com/crio-userns/crio-userns/test/node"
+)
+
+// flavour selects which CRI-O build a node runs.
+type flavour string
+
+const (
+	pristine flavour = "pristine"
+	patched  flavour = "patched"
+)
+
+// crioVersion is the release the e2e suite builds and runs.
+const crioVersion = "v1.36.3"
+
+func (f flavour) binDir() string {
+	env := map[flavour]string{pristine: "CRIO_PRISTINE_DIR", patched: "CRIO_PATCHED_DIR"}[f]
+	if d := os.Getenv(env); d != "" {
+		return d
+	}
+	name := crioVersion
+	if f == pristine {
+		name += "-pristine"
+	}
+	return filepath.Join(repo.MustRoot(), "_output", "crio", name, "bin")
+}
+
+// current is the one node running at a time: two CRI-O daemons on one
+// machine would each allocate auto user-namespace ranges from the same
+// /etc/subuid without seeing the other's pods.
+var current struct {
+	flavour flavour
+	node    *node.Node
+}
+
+func e2eDir(p ...string) string {
+	return filepath.Join(append([]string{repo.MustRoot(), "_output", "e2e"}, p...)...)
+}
+
+// nodeFor returns a running node of flavour f, bringing down (and checking)
+// a node of the other flavour first.
+func nodeFor(t *testing.T, f flavour) *node.Node {
+	t.Helper()
+	testenv.RequireRoot(t)
+	if current.node != nil && current.flavour == f {
+		return current.node
+	}
+	if current.node != nil {
+		if err := downAndCheck(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crio := filepath.Join(f.binDir(), "crio")
+	if _, err := os.Stat(crio); err != nil {
+		t.Fatalf("%s CRI-O is not built (%v): run `make crio-both` or `make e2e`", f, err)
+	}
+	dropIns, err := readDir(filepath.Join(repo.MustRoot(), "contrib", "crio.conf.d"), ".conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	n, err := node.Up(ctx, node.Config{
+		State:      e2eDir("node-" + string(f)),
+		CrioDir:    f.binDir(),
+		DropIns:    dropIns,
+		LoadImages: loadImages,
+		Log:        os.Stderr,
+	})
+	if err != nil {
+		t.Fatalf("bringing up the %s node: %v", f, err)
+	}
+	t.Logf("%s node up in %v (crio pid %d, %s)", f, time.Since(start).Round(time.Millisecond), n.PID(), n.State)
+	current.flavour, current.node = f, n
+	return n
+}
+
+// downAndCheck brings the current node down and fails if anything is left.
+func downAndCheck() error {
+	n := current.node
+	current.node = nil
+	if n == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	left, err := n.Down(ctx)
+	if err != nil {
+		return fmt.Errorf("bringing the %s node down: %w", current.flavour, err)
+	}
+	if !left.Empty() {
+		return fmt.Errorf("the %s node left things behind:\n%s", current.flavour, left)
+	}
+	return nil
+}
+
+func loadImages(ctx context.Context, root, runRoot string) error {
+	built, err := images.Build(ctx, e2eDir("images"))
+	if err != nil {
+		return err
+	}
+	for _, img := range built {
+		if err := images.Load(ctx, img, root, runRoot); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readDir(dir, ext string) (map[string][]byte, error) {
+	matches, err := filepath.Glob(filepath.Join(dir, "*"+ext))
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	for _, m := range matches {
+		data, err := os.ReadFile(m)
+		if err != nil {
+			return nil, err
+		}
+		files[filepath.Base(m)] = data
+	}
+	return files, nil
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if err := downAndCheck(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e teardown:", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// sigterm is a clean CRI-O shutdown.
+const sigterm = syscall.SIGTERM
