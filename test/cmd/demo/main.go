@@ -1,0 +1,143 @@
+// Command demo runs the field reports' scenarios on a pristine and on a
+// patched CRI-O node and prints what each did, side by side.
+//
+//	demo -crio-version v1.36.3 -pristine DIR -patched DIR [-state _output/demo]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/crio-userns/crio-userns/internal/repo"
+	"github.com/crio-userns/crio-userns/test/images"
+	"github.com/crio-userns/crio-userns/test/node"
+	"github.com/crio-userns/crio-userns/test/podrun"
+)
+
+type column struct {
+	name    string
+	crioDir string
+	results []outcome
+}
+
+func main() {
+	version := flag.String("crio-version", "v1.36.3", "CRI-O version, for the column titles")
+	pristineDir := flag.String("pristine", "", "directory with pristine crio and pinns")
+	patchedDir := flag.String("patched", "", "directory with patched crio and pinns")
+	stateRoot := flag.String("state", filepath.Join("_output", "demo"), "where the nodes keep their state")
+	flag.Parse()
+	if *pristineDir == "" || *patchedDir == "" {
+		fmt.Fprintln(os.Stderr, "demo: -pristine and -patched are required (make demo sets them)")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cols := []*column{
+		{name: "pristine " + *version, crioDir: *pristineDir},
+		{name: "crio-userns " + *version, crioDir: *patchedDir},
+	}
+	for i, col := range cols {
+		state := filepath.Join(*stateRoot, []string{"pristine", "patched"}[i])
+		if err := runColumn(ctx, col, state); err != nil {
+			fmt.Fprintf(os.Stderr, "demo: %s: %v\n", col.name, err)
+			os.Exit(1)
+		}
+	}
+	printTable(cols)
+}
+
+func runColumn(ctx context.Context, col *column, state string) error {
+	root, err := repo.Root()
+	if err != nil {
+		return err
+	}
+	dropIns := map[string][]byte{}
+	matches, _ := filepath.Glob(filepath.Join(root, "contrib", "crio.conf.d", "*.conf"))
+	for _, m := range matches {
+		data, err := os.ReadFile(m)
+		if err != nil {
+			return err
+		}
+		dropIns[filepath.Base(m)] = data
+	}
+	fmt.Printf("== %s: bringing up a node in %s\n", col.name, state)
+	n, err := node.Up(ctx, node.Config{
+		State:   state,
+		CrioDir: col.crioDir,
+		DropIns: dropIns,
+		LoadImages: func(ctx context.Context, storageRoot, runRoot string) error {
+			built, err := images.Build(ctx, filepath.Join(state, "..", "images"))
+			if err != nil {
+				return err
+			}
+			for _, img := range built {
+				if err := images.Load(ctx, img, storageRoot, runRoot); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		Log: os.Stderr,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		left, err := n.Down(context.Background())
+		switch {
+		case err != nil:
+			fmt.Fprintf(os.Stderr, "demo: bringing %s down: %v\n", col.name, err)
+		case !left.Empty():
+			fmt.Fprintf(os.Stderr, "demo: %s: %s\n", col.name, left)
+		default:
+			fmt.Printf("== %s: node down, nothing left behind\n", col.name)
+		}
+	}()
+
+	for _, sc := range demoScenarios {
+		pod, err := podrun.LoadManifest(sc.manifest)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		res, err := podrun.Run(ctx, pod, podrun.Options{Socket: n.Socket(), SCC: sc.scc, Exec: sc.exec, Timeout: 60 * time.Second})
+		o := summarize(res, err)
+		col.results = append(col.results, o)
+		fmt.Printf("   %-42s %s (%.1fs)\n", sc.title, o.cell, time.Since(start).Seconds())
+		if o.uidMap != "" {
+			fmt.Printf("%s", indent(o.uidMap, "      uid_map "))
+		}
+		if o.execOut != "" {
+			fmt.Printf("%s", indent(o.execOut, "      oc rsh  "))
+		}
+	}
+	return nil
+}
+
+func printTable(cols []*column) {
+	fmt.Println()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "scenario\tscc\t%s\t%s\n", cols[0].name, cols[1].name)
+	fmt.Fprintf(tw, "--------\t---\t%s\t%s\n", strings.Repeat("-", len(cols[0].name)), strings.Repeat("-", len(cols[1].name)))
+	for i, sc := range demoScenarios {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", sc.title, sc.scc, cols[0].results[i].cell, cols[1].results[i].cell)
+	}
+	tw.Flush()
+}
+
+func indent(s, prefix string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString(prefix + strings.TrimSpace(line) + "\n")
+	}
+	return b.String()
+}
