@@ -1,0 +1,132 @@
+package node
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+)
+
+func TestWriteConfigKeepsEverythingPrivate(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state with space")
+	s := Settings{Layout: Layout{State: state}, Pinns: "/p/pinns", Runtime: "runc", RuntimeBin: "/usr/sbin/runc",
+		Conmon: "/usr/bin/conmon", PauseImage: DefaultPauseImage, LogLevel: "info", DropInfra: true}
+	extra := map[string][]byte{"99-crio-userns.conf": []byte("[crio.runtime.workloads.x]\nactivation_annotation = \"a\"\n")}
+	if err := WriteConfig(s, extra); err != nil {
+		t.Fatal(err)
+	}
+
+	var cfg struct {
+		Crio struct {
+			Root, Runroot string
+			API           struct{ Listen string } `toml:"api"`
+			Runtime       struct {
+				DefaultRuntime string   `toml:"default_runtime"`
+				CgroupManager  string   `toml:"cgroup_manager"`
+				HooksDir       []string `toml:"hooks_dir"`
+				NamespacesDir  string   `toml:"namespaces_dir"`
+				DropInfraCtr   bool     `toml:"drop_infra_ctr"`
+				Runtimes       map[string]struct {
+					RuntimePath string `toml:"runtime_path"`
+					RuntimeRoot string `toml:"runtime_root"`
+				}
+			}
+			Network struct {
+				NetworkDir string `toml:"network_dir"`
+			}
+		}
+	}
+	md, err := toml.DecodeFile(filepath.Join(s.DropInDir(), "10-node.conf"), &cfg)
+	if err != nil {
+		t.Fatalf("node drop-in is not valid TOML: %v", err)
+	}
+	c := cfg.Crio
+	for name, p := range map[string]string{
+		"root": c.Root, "runroot": c.Runroot, "listen": c.API.Listen, "namespaces_dir": c.Runtime.NamespacesDir,
+		"hooks_dir": c.Runtime.HooksDir[0], "network_dir": c.Network.NetworkDir, "runtime_root": c.Runtime.Runtimes["runc"].RuntimeRoot,
+	} {
+		if !strings.HasPrefix(p, state+"/") {
+			t.Errorf("%s = %q is not under the state dir %q", name, p, state)
+		}
+	}
+	if c.Runtime.CgroupManager != "cgroupfs" || c.Runtime.DefaultRuntime != "runc" || !c.Runtime.DropInfraCtr {
+		t.Errorf("runtime settings: %+v", c.Runtime)
+	}
+	if len(md.Undecoded()) == 0 {
+		t.Error("decoded every key: the test's struct is too wide to notice a missing one")
+	}
+
+	for _, f := range []string{"99-crio-userns.conf", "10-node.conf"} {
+		if _, err := os.Stat(filepath.Join(s.DropInDir(), f)); err != nil {
+			t.Error(err)
+		}
+	}
+	data, _ := os.ReadFile(filepath.Join(s.CNIDir(), "10-loopback.conflist"))
+	if !strings.Contains(string(data), `"type": "loopback"`) || strings.Contains(string(data), "bridge") {
+		t.Errorf("CNI config is not loopback-only: %s", data)
+	}
+
+	// A second write drops drop-ins the new call does not name.
+	if err := WriteConfig(s, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.DropInDir(), "99-crio-userns.conf")); !os.IsNotExist(err) {
+		t.Errorf("stale drop-in survived a rewrite: %v", err)
+	}
+}
+
+func TestWriteConfigRejectsOddDropInNames(t *testing.T) {
+	s := Settings{Layout: Layout{State: t.TempDir()}, Runtime: "runc"}
+	for _, name := range []string{"../escape.conf", "x.toml", "sub/x.conf"} {
+		if err := WriteConfig(s, map[string][]byte{name: nil}); err == nil {
+			t.Errorf("drop-in name %q accepted", name)
+		}
+	}
+}
+
+func TestEnsureSubIDs(t *testing.T) {
+	for _, tc := range []struct {
+		name, before, after, wantErr string
+	}{
+		{"missing file", "", SubIDEntry + "\n", ""},
+		{"other users kept", "core:100000:65536\n", "core:100000:65536\n" + SubIDEntry + "\n", ""},
+		{"no trailing newline", "core:100000:65536", "core:100000:65536\n" + SubIDEntry + "\n", ""},
+		{"already there", "core:1:2\n" + SubIDEntry + "\n", "core:1:2\n" + SubIDEntry + "\n", ""},
+		{"conflicting entry", "containers:100000:65536\n", "containers:100000:65536\n", `has "containers:100000:65536"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "subuid")
+			if tc.before != "" {
+				os.WriteFile(f, []byte(tc.before), 0o644)
+			}
+			err := EnsureSubIDs(f)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := os.ReadFile(f)
+			if string(got) != tc.after {
+				t.Errorf("file = %q, want %q", got, tc.after)
+			}
+		})
+	}
+}
+
+func TestUnescapeMountPath(t *testing.T) {
+	for in, want := range map[string]string{
+		`/a/b`:            "/a/b",
+		`/state\040dir/x`: "/state dir/x",
+		`/tab\011x`:       "/tab\tx",
+		`/not\0oct`:       `/not\0oct`,
+		`/backslash\134x`: `/backslash\x`,
+	} {
+		if got := unescapeMountPath(in); got != want {
+			t.Errorf("unescapeMountPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
