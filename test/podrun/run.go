@@ -67,6 +67,10 @@ type Options struct {
 	// PollInterval is how often running containers are sampled; zero means
 	// DefaultPollInterval.
 	PollInterval time.Duration
+	// BeforeCreate, if set, runs before each CreateContainer with the
+	// container's name: tests use it to restart the runtime between
+	// RunPodSandbox and CreateContainer, as a node reboot or crash would.
+	BeforeCreate func(ctx context.Context, container string) error
 	// Logf, if set, receives progress messages.
 	Logf func(format string, args ...any)
 }
@@ -265,6 +269,12 @@ func (r *runner) createAndStart(ctx context.Context, ctr *corev1.Container, cr *
 	if err := os.MkdirAll(filepath.Join(r.kc.LogDirectory, ctr.Name), 0o755); err != nil {
 		cr.CreateError = fmt.Sprintf("creating the container log directory: %v", err)
 		return nil
+	}
+	if r.opts.BeforeCreate != nil {
+		if err := r.opts.BeforeCreate(ctx, ctr.Name); err != nil {
+			cr.CreateError = fmt.Sprintf("before CreateContainer %s: %v", ctr.Name, err)
+			return nil
+		}
 	}
 	r.opts.Logf("CreateContainer %s", ctr.Name)
 	created, err := r.client.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{

@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/crio-userns/crio-userns/test/node"
+	"github.com/crio-userns/crio-userns/test/podrun"
+	"github.com/crio-userns/crio-userns/test/scenarios"
+)
+
+// restartBeforeCreate restarts crio with sig between RunPodSandbox and the
+// first CreateContainer, as a crash or an upgrade of the node would.
+func restartBeforeCreate(n *node.Node, sig syscall.Signal) func(context.Context, string) error {
+	done := false
+	return func(ctx context.Context, _ string) error {
+		if done {
+			return nil
+		}
+		done = true
+		if err := n.Restart(ctx, sig); err != nil {
+			return fmt.Errorf("restarting crio with %v: %w", sig, err)
+		}
+		return nil
+	}
+}
+
+var restartSignals = []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL}
+
+// Upstream defect (cri-o issue 7568, present in v1.36.3): after a restart,
+// CreateContainer in a user-namespaced pod without an infra container reads
+// /proc/0/uid_map.
+func TestPristineRestartBreaksUsernsPods(t *testing.T) {
+	n := nodeFor(t, pristine)
+	for _, sig := range restartSignals {
+		t.Run(sig.String(), func(t *testing.T) {
+			res := run(t, n, scenarios.Example("000-fedora-map-to-root.yaml"),
+				podrun.Options{SCC: podrun.SCCRestricted, BeforeCreate: restartBeforeCreate(n, sig)})
+			c := onlyContainer(t, res)
+			if want := `reading ID mappings from "/proc/0/uid_map"`; c.Created || !strings.Contains(c.CreateError, want) {
+				t.Fatalf("CreateContainer after a %v restart: created=%v error %q, want it to contain %q", sig, c.Created, c.CreateError, want)
+			}
+			assertIdle(t, n)
+		})
+	}
+}
+
+// Patch 0001: the sandbox's maps come from its saved spec after a restart.
+func TestRestartKeepsUsernsPodsWorking(t *testing.T) {
+	n := nodeFor(t, patched)
+	for _, sig := range restartSignals {
+		t.Run(sig.String(), func(t *testing.T) {
+			res := run(t, n, scenarios.Example("000-fedora-map-to-root.yaml"),
+				podrun.Options{SCC: podrun.SCCRestricted, BeforeCreate: restartBeforeCreate(n, sig), Exec: []string{"cat", "/proc/self/uid_map"}})
+			c := onlyContainer(t, res)
+			requireRunning(t, res, c)
+			if !c.HasUIDMapping(0, projectRoot, 1) {
+				t.Errorf("uid_map %s lacks [0 %d 1]", mapString(c.UIDMap), projectRoot)
+			}
+			if c.Exec == nil || !strings.Contains(c.Exec.Stdout, fmt.Sprintf("0 %d          1", projectRoot)) {
+				t.Errorf("in-pod uid_map: %+v", c.Exec)
+			}
+			assertIdle(t, n)
+		})
+	}
+}
