@@ -14,7 +14,7 @@ import (
 
 // run admits and runs manifest on n under scc, failing the test only for
 // harness faults; the pod's own failures are in the result.
-func run(t *testing.T, n *node.Node, manifest string, opts podrun.Options) *podrun.Result {
+func run(t testing.TB, n *node.Node, manifest string, opts podrun.Options) *podrun.Result {
 	t.Helper()
 	pod, err := podrun.LoadManifest(manifest)
 	if err != nil {

@@ -58,7 +58,7 @@ func e2eDir(p ...string) string {
 
 // nodeFor returns a running node of flavour f, bringing down (and checking)
 // a node of the other flavour first.
-func nodeFor(t *testing.T, f flavour) *node.Node {
+func nodeFor(t testing.TB, f flavour) *node.Node {
 	t.Helper()
 	testenv.RequireRoot(t)
 	if current.node != nil && current.flavour == f {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // Result is the outcome of one podrun run. Failures of the pod (admission,
@@ -28,6 +29,16 @@ type Result struct {
 	// LogDirectory is the sandbox's log directory, reported only with --keep
 	// (it is removed otherwise).
 	LogDirectory string `json:"logDirectory,omitempty"`
+	// Timings are the latencies of the CRI calls, for benchmarks.
+	Timings Timings `json:"timings"`
+}
+
+// Timings are how long the runtime took to answer each CRI call; zero for a
+// call that was not made.
+type Timings struct {
+	RunPodSandbox   time.Duration `json:"runPodSandbox,omitempty"`
+	CreateContainer time.Duration `json:"createContainer,omitempty"`
+	StartContainer  time.Duration `json:"startContainer,omitempty"`
 }
 
 // ContainerResult is what happened to one container. Init containers come
@@ -57,6 +68,8 @@ type ContainerResult struct {
 	CapBnd    string      `json:"capBnd"`
 	CapEff    string      `json:"capEff"`
 	Processes []Process   `json:"processes"`
+	// Timings of this container's CreateContainer and StartContainer.
+	Timings Timings `json:"timings"`
 	// Exec is the --exec command's outcome (first app container only).
 	Exec *ExecResult `json:"exec,omitempty"`
 }

@@ -209,7 +209,9 @@ func (r *runner) run(ctx context.Context) {
 	sbCfg.Labels[MarkerLabel] = "true"
 	r.sbCfg = sbCfg
 	r.opts.Logf("RunPodSandbox %s/%s", r.pod.Namespace, r.pod.Name)
+	start := time.Now()
 	sb, err := r.client.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: sbCfg})
+	r.res.Timings.RunPodSandbox = time.Since(start)
 	if err != nil {
 		r.res.SandboxError = err.Error()
 		return
@@ -277,11 +279,13 @@ func (r *runner) createAndStart(ctx context.Context, ctr *corev1.Container, cr *
 		}
 	}
 	r.opts.Logf("CreateContainer %s", ctr.Name)
+	start := time.Now()
 	created, err := r.client.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
 		PodSandboxId:  r.res.SandboxID,
 		Config:        cfg,
 		SandboxConfig: r.sbCfg,
 	})
+	cr.Timings.CreateContainer = time.Since(start)
 	if err != nil {
 		cr.CreateError = err.Error()
 		return nil
@@ -290,7 +294,10 @@ func (r *runner) createAndStart(ctx context.Context, ctr *corev1.Container, cr *
 	w := &watched{cr: cr, logPath: filepath.Join(r.kc.LogDirectory, cfg.GetLogPath()), seen: map[int]Process{}}
 
 	r.opts.Logf("StartContainer %s", ctr.Name)
-	if _, err := r.client.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: cr.ID}); err != nil {
+	start = time.Now()
+	_, err = r.client.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: cr.ID})
+	cr.Timings.StartContainer = time.Since(start)
+	if err != nil {
 		cr.StartError = err.Error()
 		r.finish(w)
 		return nil
