@@ -1,0 +1,145 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"github.com/sirupsen/logrus/hooks/writer"
+
+	"github.com/crio-userns/crio-userns/hook/internal/bundle"
+	"github.com/crio-userns/crio-userns/hook/internal/checks"
+	"github.com/crio-userns/crio-userns/internal/policy"
+)
+
+// report turns an outcome into output and an exit status:
+//
+//   - pass: nothing at all, exit 0;
+//   - refusal (enforce mode, or any failure of the hook itself): first the
+//     verdict line "crio-userns-hook: <ns>/<pod>/<container>: <reason>;
+//     <fix>", which the runtime puts into CreateContainer's error, then one
+//     structured record per finding, exit 1;
+//   - audit mode or warnings only: the records, exit 0.
+//
+// Records go to stderr and to the policy's audit_log: the runtime discards
+// a hook's stderr when it exits 0, so without the second place audit mode
+// would log nothing anyone sees.
+func report(out outcome, f flags, o Options) int {
+	if out.fail == nil && len(out.findings) == 0 {
+		return ExitOK
+	}
+	pol := policy.Policy{}.Defaults()
+	if out.pol != nil {
+		pol = *out.pol
+	}
+	log, closeSink, sinkErr := newLogger(f.logFormat, o.Stderr, pol.AuditLog)
+	defer closeSink()
+	base := targetFields(out.target)
+	base["mode"] = string(pol.Mode)
+	// The verdict line comes first, before any record: the runtime shows
+	// the hook's stderr in CreateContainer's error and people read line 1.
+	defer func() {
+		if sinkErr != nil {
+			log.WithField("audit_log", pol.AuditLog).WithError(sinkErr).Warn("audit log unavailable; records went to stderr only")
+		}
+	}()
+
+	if out.fail != nil {
+		fmt.Fprintf(o.Stderr, "%s: %s: %s; %s\n", Prog, out.target, oneLine(out.fail.reason), oneLine(out.fail.fix))
+		e := log.WithFields(base).WithFields(logrus.Fields{
+			"check": "hook", "reason": out.fail.reason, "fix": out.fail.fix, "action": "refused",
+		})
+		if out.fail.stack != "" {
+			e = e.WithField("stack", out.fail.stack)
+		}
+		e.Error("container refused: the hook could not check it")
+		return ExitFail
+	}
+
+	refuse := pol.Mode == policy.Enforce && hasErrors(out.findings)
+	if refuse {
+		for _, fd := range out.findings {
+			if fd.Severity == checks.Error {
+				fmt.Fprintf(o.Stderr, "%s: %s: %s; %s\n", Prog, out.target, oneLine(fd.Reason), oneLine(fd.Fix))
+				break
+			}
+		}
+	}
+	for _, fd := range out.findings {
+		e := log.WithFields(base).WithFields(findingFields(fd))
+		switch {
+		case fd.Severity == checks.Error && refuse:
+			e.WithField("action", "refused").Error("container refused: " + fd.Check.String())
+		case fd.Severity == checks.Error:
+			e.WithField("action", "audit").Warn("audit mode, would refuse: " + fd.Check.String())
+		default:
+			e.WithField("action", "warned").Warn("warning: " + fd.Check.String())
+		}
+	}
+	if refuse {
+		return ExitFail
+	}
+	return ExitOK
+}
+
+func targetFields(t bundle.Target) logrus.Fields {
+	return logrus.Fields{
+		"pod_namespace": t.Namespace, "pod_name": t.Pod, "pod_uid": t.PodUID,
+		"container": t.Container, "container_id": t.ContainerID,
+	}
+}
+
+func findingFields(fd checks.Finding) logrus.Fields {
+	fl := logrus.Fields{
+		"check": fd.Check.String(), "check_id": int(fd.Check), "severity": fd.Severity.String(),
+		"reason": fd.Reason, "fix": fd.Fix,
+	}
+	if fd.Map != "" {
+		fl["map"] = fd.Map
+	}
+	if fd.Extent != "" {
+		fl["extent"] = fd.Extent
+	}
+	return fl
+}
+
+// newLogger builds the stderr logger and attaches the audit sink. A sink
+// that cannot be opened is returned as an error for the caller to log after
+// the verdict line, and skipped: the verdict must not depend on syslog.
+func newLogger(format string, stderr io.Writer, sink string) (*logrus.Logger, func(), error) {
+	log := logrus.New()
+	log.Out = stderr
+	log.Level = logrus.InfoLevel
+	if format == "json" {
+		log.Formatter = &logrus.JSONFormatter{}
+	} else {
+		log.Formatter = &logrus.TextFormatter{DisableColors: true, FullTimestamp: true}
+	}
+	closeFn := func() {}
+	var sinkErr error
+	switch sink {
+	case "none", "":
+	case "syslog":
+		if _, err := os.Stat("/dev/log"); err != nil {
+			break // no syslog daemon (containers, minimal hosts): nothing to do
+		}
+		h, err := dialSyslog("/dev/log")
+		if err != nil {
+			sinkErr = err
+			break
+		}
+		log.AddHook(h)
+		closeFn = func() { h.Close() }
+	default:
+		fl, err := os.OpenFile(sink, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+		if err != nil {
+			sinkErr = err
+			break
+		}
+		log.AddHook(&writer.Hook{Writer: fl, LogLevels: logrus.AllLevels})
+		closeFn = func() { fl.Close() }
+	}
+	return log, closeFn, sinkErr
+}

@@ -1,0 +1,173 @@
+package checks
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crio-userns/crio-userns/internal/accounts"
+	"github.com/crio-userns/crio-userns/internal/idmap"
+)
+
+func mp(ms ...uint32) []rspec.LinuxIDMapping {
+	var out []rspec.LinuxIDMapping
+	for i := 0; i+2 < len(ms); i += 3 {
+		out = append(out, rspec.LinuxIDMapping{ContainerID: ms[i], HostID: ms[i+1], Size: ms[i+2]})
+	}
+	return out
+}
+
+func reasons(fs []Finding) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Reason)
+	}
+	return out
+}
+
+var project = &idmap.Range{First: 1000000000, Last: 1999999999}
+
+func TestCheckStructure(t *testing.T) {
+	if got := CheckStructure(UID, nil, true); got != nil {
+		t.Errorf("joined namespace with no maps: %v", got)
+	}
+	got := CheckStructure(GID, nil, false)
+	if len(got) != 1 || got[0].Reason != "user namespace requested with an empty gid_map (no linux.gidMappings)" {
+		t.Errorf("empty map: %v", reasons(got))
+	}
+	got = CheckStructure(UID, mp(0, 1, 0, 0, 1, 5), false)
+	if len(got) != 1 || got[0].Reason != "uid_map extent #1 (0 1 0) has size 0" || got[0].Extent != "0 1 0" {
+		t.Errorf("zero size: %v", reasons(got))
+	}
+}
+
+func TestCheckHostRoot(t *testing.T) {
+	for _, tc := range []struct {
+		maps  []rspec.LinuxIDMapping
+		allow bool
+		want  []string
+	}{
+		{mp(0, 200000, 65536), false, nil},
+		{mp(0, 0, 1), true, nil},
+		{mp(0, 0, 1), false, []string{"uid_map extent #1 (0 0 1) maps host UID 0 (root) to container UID 0"}},
+		{mp(0, 1, 10, 10, 0, 1), false, []string{"uid_map extent #2 (10 0 1) maps host UID 0 (root) to container UID 10"}},
+		{mp(0, 0, 0), false, nil}, // size 0: check 1's
+	} {
+		if got := reasons(CheckHostRoot(UID, tc.maps, tc.allow)); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("CheckHostRoot(%v, %v) = %v, want %v", tc.maps, tc.allow, got, tc.want)
+		}
+	}
+}
+
+func TestCheckAllowedRanges(t *testing.T) {
+	a := Allowed{Ranges: []idmap.Range{{First: 200000, Last: 299999}}, Source: "S", RootRange: project, PolicyKey: "allowed_uids"}
+	tail := " outside the allowed ranges (200000-299999 from S; single-ID root extents also 1000000000-1999999999)"
+	for _, tc := range []struct {
+		maps []rspec.LinuxIDMapping
+		want []string
+	}{
+		{mp(0, 200000, 100000), nil},
+		{mp(1, 200000, 65535, 0, 1000650000, 1), nil},
+		{mp(0, 299990, 20), []string{"uid_map extent #1 (0 299990 20) uses host UIDs 300000-300009" + tail}},
+		{mp(0, 100000, 300000), []string{"uid_map extent #1 (0 100000 300000) uses host UIDs 100000-199999, 300000-399999" + tail}},
+		{mp(0, 2000000000, 1), []string{"uid_map extent #1 (0 2000000000 1) uses host UIDs 2000000000" + tail}},
+		{mp(1, 1000650000, 1), []string{"uid_map extent #1 (1 1000650000 1) uses host UIDs 1000650000" + tail}},
+	} {
+		if got := reasons(CheckAllowedRanges(UID, tc.maps, a)); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("CheckAllowedRanges(%v):\n got %v\nwant %v", tc.maps, got, tc.want)
+		}
+	}
+	none := CheckAllowedRanges(GID, mp(0, 1000650000, 1), Allowed{Source: "/etc/subgid entries of \"containers\" (file missing)", PolicyKey: "allowed_gids"})
+	if len(none) != 1 || !strings.Contains(none[0].Reason, "(none from /etc/subgid entries of \"containers\" (file missing))") || !strings.Contains(none[0].Fix, "allowed_gids") {
+		t.Errorf("no ranges: %+v", none)
+	}
+}
+
+func TestCheckProcessUser(t *testing.T) {
+	u := mp(1, 200000, 65535, 0, 1000650000, 1)
+	g := mp(0, 200000, 65536)
+	if got := CheckProcessUser(&rspec.Process{User: rspec.User{UID: 0, GID: 0, AdditionalGids: []uint32{65535}}}, u, g, project); got != nil {
+		t.Errorf("mapped user: %v", reasons(got))
+	}
+	if got := CheckProcessUser(nil, u, g, project); got != nil {
+		t.Errorf("no process: %v", got)
+	}
+	got := CheckProcessUser(&rspec.Process{User: rspec.User{UID: 70000, GID: 1000650000, AdditionalGids: []uint32{1, 65536}}}, u, g, project)
+	want := []string{
+		"process user UID 70000 is not mapped in the uid_map (1 200000 65535, 0 1000650000 1)",
+		"process user GID 1000650000 is not mapped in the gid_map (0 200000 65536)",
+		"additional GID 65536 is not mapped in the gid_map (0 200000 65536)",
+	}
+	if !reflect.DeepEqual(reasons(got), want) {
+		t.Fatalf("got %v", reasons(got))
+	}
+	if got[0].Fix != "run as a UID the uid_map covers (0-65535) or widen the mapping" {
+		t.Errorf("fix 0: %s", got[0].Fix)
+	}
+	if !strings.HasPrefix(got[1].Fix, "set the pod-level securityContext.runAsGroup to 1000650000 so that map-to-root maps it to container GID 0") {
+		t.Errorf("fix 1: %s", got[1].Fix)
+	}
+}
+
+func TestCheckLiveMaps(t *testing.T) {
+	spec := mp(1, 200000, 65535, 0, 1000650000, 1)
+	if got := CheckLiveMaps(UID, spec, mp(0, 1000650000, 1, 1, 200000, 65535), 7, false); got != nil {
+		t.Errorf("reordered: %v", reasons(got))
+	}
+	if got := CheckLiveMaps(UID, nil, mp(0, 1, 1), 7, true); got != nil {
+		t.Errorf("joined without spec maps: %v", reasons(got))
+	}
+	got := CheckLiveMaps(GID, mp(0, 200000, 65536), mp(0, 0, 4294967295), 7, true)
+	if len(got) != 1 || got[0].Reason != "live gid_map of pid 7 (0 0 4294967295) differs from config.json's gidMappings (0 200000 65536)" ||
+		got[0].Fix != "the pod's pinned user namespace has another mapping than config.json: recreate the pod" {
+		t.Errorf("differs: %+v", got)
+	}
+	many := make([]rspec.LinuxIDMapping, 8)
+	for i := range many {
+		many[i] = rspec.LinuxIDMapping{ContainerID: uint32(i), HostID: 1000 + uint32(i)*10, Size: 1}
+	}
+	if s := FormatMap(many); s != "0 1000 1, 1 1010 1, 2 1020 1, 3 1030 1, 4 1040 1, ... 3 more" {
+		t.Errorf("FormatMap = %q", s)
+	}
+}
+
+func TestCheckImageAccounts(t *testing.T) {
+	img := Image{
+		Users:  []accounts.User{{Name: "root"}, {Name: "nobody", UID: 65534, GID: 65534}, {Name: "big", UID: 200000, GID: 0}},
+		Groups: []accounts.Group{{Name: "root"}, {Name: "nobody", GID: 65534}},
+	}
+	got := CheckImageAccounts(img, mp(0, 200000, 65536), mp(0, 200000, 65536), Warning)
+	if len(got) != 1 || got[0].Severity != Warning ||
+		got[0].Reason != "image accounts outside the uid_map (0 200000 65536): big (UID 200000)" ||
+		got[0].Fix != `map container IDs 0-200000 (a size of at least 200001, e.g. userns-mode "auto:size=262144"), or drop the accounts from the image` {
+		t.Errorf("got %+v", got)
+	}
+	var users []accounts.User
+	for i := range 12 {
+		users = append(users, accounts.User{Name: "u" + string(rune('a'+i)), UID: 70000 + uint32(i), GID: 0})
+	}
+	got = CheckImageAccounts(Image{Users: users}, mp(0, 200000, 65536), mp(0, 200000, 65536), Error)
+	if len(got) != 1 || !strings.HasSuffix(got[0].Reason, "uh (UID 70007), and 4 more") {
+		t.Errorf("long list: %v", reasons(got))
+	}
+	got = CheckImageAccounts(Image{PasswdErr: errors.New("boom")}, mp(0, 1, 1), mp(0, 1, 1), Error)
+	if len(got) != 1 || got[0].Reason != "cannot read the image's /etc/passwd: boom" {
+		t.Errorf("unreadable: %v", reasons(got))
+	}
+	if got := CheckImageAccounts(Image{}, mp(0, 1, 1), mp(0, 1, 1), Error); got != nil {
+		t.Errorf("scratch image: %v", got)
+	}
+}
+
+func TestCheckCrossPod(t *testing.T) {
+	got := CheckCrossPod([]Overlap{{Map: "gid_map", MineIndex: 0, Mine: "0 200000 10", Theirs: "0 200005 10", Shared: idmap.Range{First: 200005, Last: 200009}, OtherPod: "ns/p", OtherCtr: "c"}})
+	if len(got) != 1 || got[0].Reason != "host GIDs 200005-200009 of gid_map extent #1 (0 200000 10) are already used by pod ns/p (container c, extent 0 200005 10)" {
+		t.Errorf("got %v", reasons(got))
+	}
+	if ids := []string{Structure.String(), CrossPod.String(), ID(9).String()}; !reflect.DeepEqual(ids, []string{"structure", "cross-pod-overlap", "check-9"}) {
+		t.Errorf("names %v", ids)
+	}
+}

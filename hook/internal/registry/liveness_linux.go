@@ -1,0 +1,90 @@
+package registry
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// Identity is what makes a container's process recognisable later.
+type Identity struct {
+	StartTime    uint64
+	NSDev, NSIno uint64
+}
+
+// Identify reads pid's start time and user namespace from procRoot
+// (normally /proc).
+func Identify(procRoot string, pid int) (Identity, error) {
+	var id Identity
+	var err error
+	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	if id.NSDev, id.NSIno, err = nsOf(filepath.Join(dir, "ns", "user")); err != nil {
+		return Identity{}, err
+	}
+	if id.StartTime, err = startTime(filepath.Join(dir, "stat")); err != nil {
+		return Identity{}, err
+	}
+	return id, nil
+}
+
+// nsOf stats a namespace file (/proc/PID/ns/user, following the magic link,
+// or a bind-mounted pin) and returns the namespace's device and inode.
+func nsOf(path string) (dev, ino uint64, err error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, 0, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	return st.Dev, st.Ino, nil
+}
+
+// startTime reads field 22 of /proc/PID/stat (clock ticks after boot). The
+// command name, field 2, is in parentheses and may itself contain spaces and
+// ')', so fields are counted after the last ')'.
+func startTime(path string) (uint64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("%s: no ')' after the command name", path)
+	}
+	fields := bytes.Fields(data[i+1:])
+	// fields[0] is field 3 (state); field 22 is fields[19].
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("%s: %d fields after the command name, want at least 20", path, len(fields))
+	}
+	v, err := strconv.ParseUint(string(fields[19]), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: start time: %w", path, err)
+	}
+	return v, nil
+}
+
+// Alive reports whether e's user namespace still exists: its process runs
+// with the recorded start time in the recorded namespace, or its pin still
+// holds that namespace. Errors reading /proc count as "gone" (ENOENT is the
+// normal case); the caller acts only on entries that overlap, and dropping a
+// live one would lose a conflict, so only definite answers drop: a pid that
+// is not there, another process, another namespace.
+func Alive(procRoot string, e Entry) bool {
+	id, err := Identify(procRoot, e.PID)
+	if err == nil && id == (Identity{StartTime: e.StartTime, NSDev: e.NSDev, NSIno: e.NSIno}) {
+		return true
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ESRCH) {
+		// Not a definite "gone" (e.g. EACCES): keep the entry.
+		return true
+	}
+	if e.NSPath != "" {
+		if dev, ino, err := nsOf(e.NSPath); err == nil && dev == e.NSDev && ino == e.NSIno {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,101 @@
+package idmap
+
+import (
+	"strings"
+	"testing"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func m(c, h, s uint32) rspec.LinuxIDMapping {
+	return rspec.LinuxIDMapping{ContainerID: c, HostID: h, Size: s}
+}
+
+func TestValidate(t *testing.T) {
+	many := make([]rspec.LinuxIDMapping, 341)
+	for i := range many {
+		many[i] = m(uint32(i), 100000+uint32(i), 1)
+	}
+	for _, tc := range []struct {
+		name string
+		maps []rspec.LinuxIDMapping
+		want []string // Problem.Error() of each problem, in order
+	}{
+		{name: "empty is structurally valid", maps: nil},
+		{name: "auto", maps: []rspec.LinuxIDMapping{m(0, 200000, 65536)}},
+		{name: "map-to-root", maps: mapToRoot},
+		{name: "identity", maps: []rspec.LinuxIDMapping{m(0, 0, 4294967295)}},
+		{name: "340 extents", maps: many[:340]},
+		{name: "341 extents", maps: many, want: []string{"341 extents, more than the kernel's limit of 340"}},
+		{name: "zero size", maps: []rspec.LinuxIDMapping{m(0, 1, 0)}, want: []string{"extent #1 (0 1 0) has size 0"}},
+		{
+			name: "host side ends at 2^32",
+			maps: []rspec.LinuxIDMapping{m(0, 4294967295, 1)},
+			want: []string{"extent #1 (0 4294967295 1) runs past ID 4294967294 on the host side"},
+		},
+		{
+			name: "both sides overflow",
+			maps: []rspec.LinuxIDMapping{m(1, 1, 4294967295)},
+			want: []string{
+				"extent #1 (1 1 4294967295) runs past ID 4294967294 on the container side",
+				"extent #1 (1 1 4294967295) runs past ID 4294967294 on the host side",
+			},
+		},
+		{name: "last mappable ID", maps: []rspec.LinuxIDMapping{m(4294967294, 4294967294, 1)}},
+		{
+			name: "container overlap",
+			maps: []rspec.LinuxIDMapping{m(0, 100000, 10), m(5, 300000, 10)},
+			want: []string{"extents #1 (0 100000 10) and #2 (5 300000 10) overlap on the container side (IDs 5-9)"},
+		},
+		{
+			name: "host overlap",
+			maps: []rspec.LinuxIDMapping{m(0, 100000, 10), m(100, 100009, 1)},
+			want: []string{"extents #1 (0 100000 10) and #2 (100 100009 1) overlap on the host side (IDs 100009)"},
+		},
+		{
+			name: "overlap found regardless of order",
+			maps: []rspec.LinuxIDMapping{m(50, 500, 10), m(0, 0, 1), m(40, 400, 11)},
+			want: []string{"extents #3 (40 400 11) and #1 (50 500 10) overlap on the container side (IDs 50)"},
+		},
+		{
+			name: "nested extent",
+			maps: []rspec.LinuxIDMapping{m(0, 1000, 100), m(10, 5000, 5), m(20, 6000, 5)},
+			want: []string{
+				"extents #1 (0 1000 100) and #2 (10 5000 5) overlap on the container side (IDs 10-14)",
+				"extents #1 (0 1000 100) and #3 (20 6000 5) overlap on the container side (IDs 20-24)",
+			},
+		},
+		{name: "adjacent is fine", maps: []rspec.LinuxIDMapping{m(0, 1000, 10), m(10, 1010, 10)}},
+		{
+			name: "duplicate extent overlaps both sides",
+			maps: []rspec.LinuxIDMapping{m(0, 1000, 1), m(0, 1000, 1)},
+			want: []string{
+				"extents #1 (0 1000 1) and #2 (0 1000 1) overlap on the container side (IDs 0)",
+				"extents #1 (0 1000 1) and #2 (0 1000 1) overlap on the host side (IDs 1000)",
+			},
+		},
+		{
+			name: "zero size does not count as overlap",
+			maps: []rspec.LinuxIDMapping{m(0, 1000, 10), m(5, 1005, 0)},
+			want: []string{"extent #2 (5 1005 0) has size 0"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Validate(tc.maps)
+			var gotS []string
+			for _, p := range got {
+				gotS = append(gotS, p.Error())
+			}
+			if strings.Join(gotS, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("Validate problems:\n%s\nwant:\n%s", strings.Join(gotS, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestValidateKinds(t *testing.T) {
+	p := Validate([]rspec.LinuxIDMapping{m(0, 1000, 10), m(3, 2000, 1)})
+	if len(p) != 1 || p[0].Kind != Overlap || p[0].Side != ContainerSide || p[0].Index != 1 || p[0].Other != 0 || p[0].Shared != (Range{3, 3}) {
+		t.Fatalf("got %+v", p)
+	}
+}

@@ -1,0 +1,190 @@
+package policy
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crio-userns/crio-userns/internal/idmap"
+)
+
+func TestDefaults(t *testing.T) {
+	p := Policy{}.Defaults()
+	want := Policy{
+		Mode: Enforce, ImageAccounts: AccountsWarn, SubIDOwner: "containers",
+		SubUIDFile: "/etc/subuid", SubGIDFile: "/etc/subgid",
+		ProjectRootRange: "1000000000-1999999999", RegistryDir: "/run/crio-userns",
+		Timeout: Duration{2 * time.Second}, AuditLog: "syslog",
+	}
+	if !reflect.DeepEqual(p, want) {
+		t.Fatalf("Defaults() = %+v, want %+v", p, want)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The shipped example must say exactly the defaults, as it claims to.
+func TestContribPolicyIsTheDefaults(t *testing.T) {
+	p, err := Load("../../contrib/crio-userns/policy.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.AllowedUIDs, p.AllowedGIDs = nil, nil // [] in the file, nil by default
+	if !reflect.DeepEqual(p, Policy{}.Defaults()) {
+		t.Fatalf("contrib policy = %+v, want the defaults %+v", p, Policy{}.Defaults())
+	}
+}
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      string
+		check   func(t *testing.T, p Policy)
+		wantErr string
+	}{
+		{name: "empty", in: "", check: func(t *testing.T, p Policy) {
+			if p.Mode != Enforce {
+				t.Fatal(p.Mode)
+			}
+		}},
+		{name: "audit", in: `mode = "audit"` + "\nimage_accounts = \"enforce\"\nallow_host_root = true\n", check: func(t *testing.T, p Policy) {
+			if p.Mode != Audit || p.ImageAccounts != AccountsEnforce || !p.AllowHostRoot {
+				t.Fatalf("%+v", p)
+			}
+		}},
+		{name: "ranges", in: `allowed_uids = ["200000-299999", "5"]`, check: func(t *testing.T, p Policy) {
+			r, err := p.Resolve()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(r.UIDs, []idmap.Range{{First: 5, Last: 5}, {First: 200000, Last: 299999}}) || r.UIDSource != "allowed_uids" {
+				t.Fatalf("%+v", r)
+			}
+		}},
+		{name: "timeout", in: `timeout = "500ms"`, check: func(t *testing.T, p Policy) {
+			if p.Timeout.Duration != 500*time.Millisecond {
+				t.Fatal(p.Timeout)
+			}
+		}},
+		{name: "root range off", in: `project_root_range = "none"`, check: func(t *testing.T, p Policy) {
+			r, err := p.Resolve()
+			if err != nil || r.RootRange != nil {
+				t.Fatalf("%+v %v", r, err)
+			}
+		}},
+		{name: "bad mode", in: `mode = "permissive"`, wantErr: `mode = "permissive": want "enforce" or "audit"`},
+		{name: "bad accounts", in: `image_accounts = "yes"`, wantErr: `image_accounts = "yes": want "warn", "enforce" or "off"`},
+		{name: "unknown key", in: `mdoe = "audit"`, wantErr: "unknown key(s): mdoe"},
+		{name: "unknown table key", in: "[extra]\nx = 1\n", wantErr: "unknown key(s): extra"},
+		{name: "wrong type", in: `allow_host_root = "yes"`, wantErr: "allow_host_root"},
+		{name: "bad toml", in: `mode = `, wantErr: "expected value"},
+		{name: "bad range", in: `allowed_gids = ["9-5"]`, wantErr: `allowed_gids: range "9-5": last ID 5 is below first ID 9`},
+		{name: "bad root range", in: `project_root_range = "x"`, wantErr: `project_root_range: range "x"`},
+		{name: "bad duration", in: `timeout = "soon"`, wantErr: `invalid duration "soon"`},
+		{name: "timeout above hooks.d", in: `timeout = "10s"`, wantErr: `timeout = "10s": want a duration between 0s and 4s`},
+		{name: "relative registry", in: `registry_dir = "run"`, wantErr: `registry_dir = "run": want an absolute path`},
+		{name: "bad audit log", in: `audit_log = "journal"`, wantErr: `audit_log = "journal"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Parse([]byte(tc.in))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, p)
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(filepath.Join(dir, "missing.toml")); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("explicit missing policy: %v", err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "d"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(filepath.Join(dir, "d")); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("directory policy: %v", err)
+	}
+	big := filepath.Join(dir, "big.toml")
+	if err := os.WriteFile(big, []byte("# "+strings.Repeat("x", maxFileSize)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(big); err == nil || !strings.Contains(err.Error(), "larger than 1048576 bytes") {
+		t.Fatalf("big policy: %v", err)
+	}
+	ok := filepath.Join(dir, "ok.toml")
+	if err := os.WriteFile(ok, []byte(`mode = "audit"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := Load(ok); err != nil || p.Mode != Audit {
+		t.Fatalf("Load = %+v, %v", p, err)
+	}
+}
+
+func TestResolveSubID(t *testing.T) {
+	dir := t.TempDir()
+	subuid := filepath.Join(dir, "subuid")
+	subgid := filepath.Join(dir, "subgid")
+	os.WriteFile(subuid, []byte("core:100000:65536\ncontainers:200000:268435456\n"), 0o644)
+	os.WriteFile(subgid, []byte("containers:300000:10\n"), 0o644)
+	p := Policy{SubUIDFile: subuid, SubGIDFile: subgid}.Defaults()
+	r, err := p.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(r.UIDs, []idmap.Range{{First: 200000, Last: 268635455}}) || !reflect.DeepEqual(r.GIDs, []idmap.Range{{First: 300000, Last: 300009}}) {
+		t.Fatalf("%+v", r)
+	}
+	if r.RootRange == nil || *r.RootRange != (idmap.Range{First: 1000000000, Last: 1999999999}) {
+		t.Fatalf("root range %v", r.RootRange)
+	}
+	if want := subuid + ` entries of "containers"`; r.UIDSource != want {
+		t.Fatalf("UIDSource = %q, want %q", r.UIDSource, want)
+	}
+
+	missing := Policy{SubUIDFile: filepath.Join(dir, "nope"), SubGIDFile: subgid}.Defaults()
+	r, err = missing.Resolve()
+	if err != nil || r.UIDs != nil || !strings.HasSuffix(r.UIDSource, "(file missing)") {
+		t.Fatalf("missing subuid: %+v %v", r, err)
+	}
+
+	os.WriteFile(subgid, []byte("containers:1\n"), 0o644)
+	if _, err := p.Resolve(); err == nil || !strings.Contains(err.Error(), subgid+": line 1") {
+		t.Fatalf("malformed subgid: %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	data, err := os.ReadFile("../../contrib/crio-userns/policy.toml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(data))
+	for _, s := range []string{"", `mode = "audit"`, `allowed_uids = ["1-2"]`, `timeout = "1s"`, "[x]", `project_root_range = "none"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := Parse([]byte(s))
+		if err != nil {
+			return
+		}
+		// Whatever parses must be complete and valid.
+		if err := p.Validate(); err != nil {
+			t.Fatalf("Parse accepted a policy Validate refuses: %v", err)
+		}
+		if p.Mode == "" || p.ImageAccounts == "" || p.RegistryDir == "" || p.Timeout.Duration == 0 {
+			t.Fatalf("defaults missing: %+v", p)
+		}
+	})
+}
