@@ -21,6 +21,7 @@ var debianDeps = []struct{ path, pkg string }{
 	{"/usr/bin/make", "make"},
 	{"/usr/bin/gcc", "gcc"},
 	{"/usr/bin/pkg-config", "pkg-config"},
+	{"/usr/bin/time", "time"}, // max RSS in the hook benchmarks
 }
 
 // EnsureDeps installs the Debian packages the node needs when any is missing.
