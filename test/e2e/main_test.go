@@ -27,12 +27,20 @@ type flavour string
 const (
 	pristine flavour = "pristine"
 	patched  flavour = "patched"
+	// withHook is patched CRI-O with crio-userns-hook installed from
+	// contrib/hooks.d (enforce mode).
+	withHook flavour = "hook"
+	// withAuditHook is the same with the hook's policy in audit mode.
+	withAuditHook flavour = "hook-audit"
 )
 
 // crioVersion is the release the e2e suite builds and runs.
 const crioVersion = "v1.36.3"
 
 func (f flavour) binDir() string {
+	if f == withHook || f == withAuditHook {
+		f = patched
+	}
 	env := map[flavour]string{pristine: "CRIO_PRISTINE_DIR", patched: "CRIO_PATCHED_DIR"}[f]
 	if d := os.Getenv(env); d != "" {
 		return d
@@ -77,6 +85,12 @@ func nodeFor(t testing.TB, f flavour) *node.Node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var hooks map[string][]byte
+	if f == withHook || f == withAuditHook {
+		if hooks, err = installHook(t, f); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -84,6 +98,7 @@ func nodeFor(t testing.TB, f flavour) *node.Node {
 		State:      e2eDir("node-" + string(f)),
 		CrioDir:    f.binDir(),
 		DropIns:    dropIns,
+		Hooks:      hooks,
 		LoadImages: loadImages,
 		Log:        os.Stderr,
 	})
@@ -105,6 +120,7 @@ func downAndCheck() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	left, err := n.Down(ctx)
+	_ = os.RemoveAll(hookRegistry(current.flavour))
 	if err != nil {
 		return fmt.Errorf("bringing the %s node down: %w", current.flavour, err)
 	}
