@@ -17,16 +17,27 @@ func TestRoot(t *testing.T) {
 }
 
 func TestIsRoot(t *testing.T) {
-	dir := t.TempDir()
-	if IsRoot(dir) {
-		t.Fatal("empty dir taken for the checkout")
-	}
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/other\n"), 0o644)
-	if IsRoot(dir) {
-		t.Fatal("another module taken for the checkout")
-	}
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module "+ModulePath+"\n\ngo 1.26\n"), 0o644)
-	if !IsRoot(dir) {
-		t.Fatal("checkout not recognised")
+	for _, tt := range []struct {
+		name  string
+		gomod string
+		want  bool
+	}{
+		{"ours", "module github.com/crio-userns/crio-userns\n\ngo 1.26.3\n", true},
+		{"quoted", "// comment\nmodule \"github.com/crio-userns/crio-userns\"\n", true},
+		{"another module", "module example.com/other\n", false},
+		{"a submodule of ours", "module github.com/crio-userns/crio-userns/tools\n", false},
+		{"no go.mod", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tt.gomod != "" {
+				if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(tt.gomod), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := IsRoot(dir); got != tt.want {
+				t.Errorf("IsRoot = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -81,7 +81,7 @@ func nodeFor(t testing.TB, f flavour) *node.Node {
 	if _, err := os.Stat(crio); err != nil {
 		t.Fatalf("%s CRI-O is not built (%v): run `make crio-both` or `make e2e`", f, err)
 	}
-	dropIns, err := readDir(filepath.Join(repo.MustRoot(), "contrib", "crio.conf.d"), ".conf")
+	dropIns, err := node.ReadFiles(filepath.Join(repo.MustRoot(), "contrib", "crio.conf.d"), ".conf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func nodeFor(t testing.TB, f flavour) *node.Node {
 		CrioDir:    f.binDir(),
 		DropIns:    dropIns,
 		Hooks:      hooks,
-		LoadImages: loadImages,
+		LoadImages: images.Loader(e2eDir("images")),
 		Log:        os.Stderr,
 	})
 	if err != nil {
@@ -128,35 +128,6 @@ func downAndCheck() error {
 		return fmt.Errorf("the %s node left things behind:\n%s", current.flavour, left)
 	}
 	return nil
-}
-
-func loadImages(ctx context.Context, root, runRoot string) error {
-	built, err := images.Build(ctx, e2eDir("images"))
-	if err != nil {
-		return err
-	}
-	for _, img := range built {
-		if err := images.Load(ctx, img, root, runRoot); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func readDir(dir, ext string) (map[string][]byte, error) {
-	matches, err := filepath.Glob(filepath.Join(dir, "*"+ext))
-	if err != nil {
-		return nil, err
-	}
-	files := map[string][]byte{}
-	for _, m := range matches {
-		data, err := os.ReadFile(m)
-		if err != nil {
-			return nil, err
-		}
-		files[filepath.Base(m)] = data
-	}
-	return files, nil
 }
 
 func TestMain(m *testing.M) {

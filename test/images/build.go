@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/crio-userns/crio-userns/internal/repo"
 	"github.com/crio-userns/crio-userns/test/images/ocilayout"
 )
 
@@ -34,7 +35,7 @@ const DefaultBusybox = "/bin/busybox"
 
 // Builder builds the test images. The zero value is ready to use.
 type Builder struct {
-	ModuleRoot string    // checkout to compile from; default FindModuleRoot()
+	ModuleRoot string    // checkout to compile from; default repo.Root()
 	Go         string    // go command; default "go" on PATH, then /usr/local/go/bin/go
 	Busybox    string    // static busybox for the Fedora stand-in; default DefaultBusybox
 	Log        io.Writer // one line per image built or reused; nil for none
@@ -64,7 +65,7 @@ func (b *Builder) Build(ctx context.Context, workDir string) ([]Image, error) {
 	}
 	root := b.ModuleRoot
 	if root == "" {
-		if root, err = FindModuleRoot(); err != nil {
+		if root, err = repo.Root(); err != nil {
 			return nil, err
 		}
 	}

@@ -1,7 +1,6 @@
 package images
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"debug/elf"
@@ -9,63 +8,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 )
 
-// ModulePath is this repository's Go module, which Build compiles from.
-const ModulePath = "github.com/crio-userns/crio-userns"
-
 // usernstestPackage is the usernstest command, relative to the module root.
 const usernstestPackage = "./test/images/usernstest"
-
-// FindModuleRoot locates the checkout whose sources Build compiles:
-//
-//  1. the module root this very file was compiled from (runtime.Caller),
-//     which is right for `go test` and `go run` in the checkout;
-//  2. otherwise the first directory at or above the working directory whose
-//     go.mod declares ModulePath, which is right for tools built with
-//     -trimpath (their file names are module paths) and run from the checkout,
-//     as `make` does.
-//
-// Callers running from elsewhere set Builder.ModuleRoot.
-func FindModuleRoot() (string, error) {
-	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		// file is ROOT/test/images/gobuild.go.
-		root := filepath.Dir(filepath.Dir(filepath.Dir(file)))
-		if isModuleRoot(root) {
-			return root, nil
-		}
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("finding module root: %w", err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if isModuleRoot(dir) {
-			return dir, nil
-		}
-		if dir == filepath.Dir(dir) {
-			return "", fmt.Errorf("no checkout of %s at or above %s (set Builder.ModuleRoot)", ModulePath, wd)
-		}
-	}
-}
-
-// isModuleRoot reports whether dir/go.mod declares ModulePath.
-func isModuleRoot(dir string) bool {
-	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-	if err != nil {
-		return false
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "module" {
-			return strings.Trim(f[1], `"`) == ModulePath
-		}
-	}
-	return false
-}
 
 // goTool returns the go command: the given one, "go" on PATH (go test puts
 // its own GOROOT/bin there), or the project's documented install location.

@@ -170,3 +170,21 @@ func writePolicy() (string, error) {
 	}
 	return f.Name(), nil
 }
+
+// Loader returns a function that builds the test images into workDir (once;
+// unchanged inputs are reused) and loads each into the storage at root and
+// runRoot: what a node bench needs before crio starts.
+func Loader(workDir string) func(ctx context.Context, root, runRoot string) error {
+	return func(ctx context.Context, root, runRoot string) error {
+		built, err := Build(ctx, workDir)
+		if err != nil {
+			return err
+		}
+		for _, img := range built {
+			if err := Load(ctx, img, root, runRoot); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}

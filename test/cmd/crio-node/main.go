@@ -73,11 +73,11 @@ func main() {
 }
 
 func up(ctx context.Context, state, crioDir, dropInDir, hooksDir string) error {
-	dropIns, err := readFiles(dropInDir, ".conf")
+	dropIns, err := node.ReadFiles(dropInDir, ".conf")
 	if err != nil {
 		return err
 	}
-	hooks, err := readFiles(hooksDir, ".json")
+	hooks, err := node.ReadFiles(hooksDir, ".json")
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func up(ctx context.Context, state, crioDir, dropInDir, hooksDir string) error {
 		CrioDir:    crioDir,
 		DropIns:    dropIns,
 		Hooks:      hooks,
-		LoadImages: loadImages(state),
+		LoadImages: images.Loader(filepath.Join(state, "images")),
 		Log:        os.Stderr,
 	})
 	if err != nil {
@@ -96,23 +96,6 @@ func up(ctx context.Context, state, crioDir, dropInDir, hooksDir string) error {
 	fmt.Printf("node up in %.1fs\n", time.Since(start).Seconds())
 	printWhere(n)
 	return nil
-}
-
-// loadImages builds the test images once per state dir and copies them into
-// the node's storage.
-func loadImages(state string) func(ctx context.Context, root, runRoot string) error {
-	return func(ctx context.Context, root, runRoot string) error {
-		built, err := images.Build(ctx, filepath.Join(state, "images"))
-		if err != nil {
-			return err
-		}
-		for _, img := range built {
-			if err := images.Load(ctx, img, root, runRoot); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 }
 
 func down(ctx context.Context, state string, purge bool) error {
@@ -162,25 +145,4 @@ func printWhere(n *node.Node) {
 	fmt.Printf("  crio log    %s\n", n.CrioLog())
 	fmt.Printf("  images      %s\n", strings.Join(images.Refs, " "))
 	fmt.Printf("  run a pod   _output/bin/podrun --socket %s --scc restricted contrib/examples/000-fedora-map-to-root.yaml\n", n.Socket())
-}
-
-func readFiles(dir, ext string) (map[string][]byte, error) {
-	if dir == "" {
-		return nil, nil
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	files := map[string][]byte{}
-	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ext) {
-			data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				return nil, err
-			}
-			files[e.Name()] = data
-		}
-	}
-	return files, nil
 }

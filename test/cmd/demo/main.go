@@ -60,33 +60,17 @@ func runColumn(ctx context.Context, col *column, state string) error {
 	if err != nil {
 		return err
 	}
-	dropIns := map[string][]byte{}
-	matches, _ := filepath.Glob(filepath.Join(root, "contrib", "crio.conf.d", "*.conf"))
-	for _, m := range matches {
-		data, err := os.ReadFile(m)
-		if err != nil {
-			return err
-		}
-		dropIns[filepath.Base(m)] = data
+	dropIns, err := node.ReadFiles(filepath.Join(root, "contrib", "crio.conf.d"), ".conf")
+	if err != nil {
+		return err
 	}
 	fmt.Printf("== %s: bringing up a node in %s\n", col.name, state)
 	n, err := node.Up(ctx, node.Config{
-		State:   state,
-		CrioDir: col.crioDir,
-		DropIns: dropIns,
-		LoadImages: func(ctx context.Context, storageRoot, runRoot string) error {
-			built, err := images.Build(ctx, filepath.Join(state, "..", "images"))
-			if err != nil {
-				return err
-			}
-			for _, img := range built {
-				if err := images.Load(ctx, img, storageRoot, runRoot); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
-		Log: os.Stderr,
+		State:      state,
+		CrioDir:    col.crioDir,
+		DropIns:    dropIns,
+		LoadImages: images.Loader(filepath.Join(state, "..", "images")),
+		Log:        os.Stderr,
 	})
 	if err != nil {
 		return err
