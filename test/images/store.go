@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/crio-userns/crio-userns/internal/mountinfo"
 )
 
 // DefaultDriver is the storage driver the node's CRI-O uses (overlay works
@@ -131,7 +133,7 @@ func runSkopeo(ctx context.Context, st Store, args ...string) ([]byte, error) {
 		bin = "skopeo"
 	}
 	home := filepath.Join(st.Root, st.driver())
-	before, err := mountsAt(home)
+	before, err := mountinfo.MountsAt(home)
 	if err != nil {
 		return nil, err
 	}
@@ -139,11 +141,11 @@ func runSkopeo(ctx context.Context, st Store, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
-	after, err := mountsAt(home)
+	after, err := mountinfo.MountsAt(home)
 	if err != nil {
 		return nil, errors.Join(runErr, err)
 	}
-	if _, err := unmountNew(before, after); err != nil {
+	if _, err := mountinfo.UnmountNew(before, after); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("cleaning up skopeo's mounts: %w", err))
 	}
 	if runErr != nil {

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/crio-userns/crio-userns/internal/mountinfo"
 	"github.com/crio-userns/crio-userns/internal/testenv"
 )
 
@@ -73,10 +74,10 @@ func TestLoadIntoContainersStorage(t *testing.T) {
 	// Registered after TempDir, so it runs before the directory is removed;
 	// a failing test must not leave mounts either.
 	t.Cleanup(func() {
-		if _, err := UnmountUnder(base); err != nil {
+		if _, err := mountinfo.UnmountUnder(base); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
-		if left, _ := MountsUnder(base); len(left) != 0 {
+		if left, _ := mountinfo.MountsUnder(base); len(left) != 0 {
 			t.Errorf("mounts left under %s after cleanup: %+v", base, left)
 		}
 	})
@@ -91,7 +92,7 @@ func TestLoadIntoContainersStorage(t *testing.T) {
 		}
 		t.Logf("loaded %s in %v", img.Ref, time.Since(start))
 		// Load itself leaves nothing mounted (pitfall P6).
-		if left, err := MountsUnder(base); err != nil || len(left) != 0 {
+		if left, err := mountinfo.MountsUnder(base); err != nil || len(left) != 0 {
 			t.Fatalf("after loading %s: mounts %+v (%v)", img.Ref, left, err)
 		}
 	}
@@ -104,7 +105,7 @@ func TestLoadIntoContainersStorage(t *testing.T) {
 			t.Errorf("%s: store has %s, layout has %s", img.Ref, digest, img.Digest)
 		}
 	}
-	if left, _ := MountsUnder(base); len(left) != 0 {
+	if left, _ := mountinfo.MountsUnder(base); len(left) != 0 {
 		t.Errorf("Inspect left mounts: %+v", left)
 	}
 
@@ -122,14 +123,14 @@ func TestLoadIntoContainersStorage(t *testing.T) {
 	if err := Load(ctx, imgs[1], st.Root, st.RunRoot); err != nil {
 		t.Fatal(err)
 	}
-	left, err := MountsUnder(base)
+	left, err := mountinfo.MountsUnder(base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(left) != 1 || left[0].MountPoint != home {
 		t.Errorf("with %s mounted beforehand, a load left %+v, want just that mount", home, left)
 	}
-	if _, err := UnmountUnder(base); err != nil {
+	if _, err := mountinfo.UnmountUnder(base); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(st.Root, "overlay-images", "images.json")); err != nil {

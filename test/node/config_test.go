@@ -116,17 +116,3 @@ func TestEnsureSubIDs(t *testing.T) {
 		})
 	}
 }
-
-func TestUnescapeMountPath(t *testing.T) {
-	for in, want := range map[string]string{
-		`/a/b`:            "/a/b",
-		`/state\040dir/x`: "/state dir/x",
-		`/tab\011x`:       "/tab\tx",
-		`/not\0oct`:       `/not\0oct`,
-		`/backslash\134x`: `/backslash\x`,
-	} {
-		if got := unescapeMountPath(in); got != want {
-			t.Errorf("unescapeMountPath(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -1,4 +1,4 @@
-package images
+package mountinfo
 
 import (
 	"os"
@@ -87,7 +87,7 @@ func TestUnmountUnder(t *testing.T) {
 	if len(after) != 3 {
 		t.Fatalf("mounts under %s: %+v, want 3", root, after)
 	}
-	done, err := unmountNew(before, after)
+	done, err := UnmountNew(before, after)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,11 +127,11 @@ func TestMountsAt(t *testing.T) {
 			os.MkdirAll(below, 0o755)
 		}
 	}
-	at, err := mountsAt(home)
+	at, err := MountsAt(home)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(at) != 1 || at[0].MountPoint != home {
-		t.Errorf("mountsAt(%s) = %+v, want only the home mount, not %s", home, at, below)
+		t.Errorf("MountsAt(%s) = %+v, want only the home mount, not %s", home, at, below)
 	}
 }

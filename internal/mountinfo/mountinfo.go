@@ -1,4 +1,6 @@
-package images
+// Package mountinfo reads /proc/self/mountinfo for the tools that must leave no
+// mount behind, and unmounts what they added.
+package mountinfo
 
 import (
 	"bufio"
@@ -97,9 +99,9 @@ func MountsUnder(dir string) ([]Mount, error) {
 	return out, nil
 }
 
-// mountsAt returns the mounts whose mount point is exactly path (several
+// MountsAt returns the mounts whose mount point is exactly path (several
 // when stacked), without those below it.
-func mountsAt(path string) ([]Mount, error) {
+func MountsAt(path string) ([]Mount, error) {
 	under, err := MountsUnder(path)
 	if err != nil {
 		return nil, err
@@ -120,7 +122,7 @@ func mountsAt(path string) ([]Mount, error) {
 // UnmountUnder unmounts everything at or below dir, topmost and deepest
 // first, and returns the mount points it unmounted. It is the teardown for a
 // store that a node or a test is done with; to undo only what one command
-// mounted, see unmountNew.
+// mounted, see UnmountNew.
 func UnmountUnder(dir string) ([]string, error) {
 	mounts, err := MountsUnder(dir)
 	if err != nil {
@@ -129,8 +131,8 @@ func UnmountUnder(dir string) ([]string, error) {
 	return unmountAll(mounts)
 }
 
-// unmountNew unmounts the mounts in after that are not in before.
-func unmountNew(before, after []Mount) ([]string, error) {
+// UnmountNew unmounts the mounts in after that are not in before.
+func UnmountNew(before, after []Mount) ([]string, error) {
 	old := make(map[int]bool, len(before))
 	for _, m := range before {
 		old[m.ID] = true
