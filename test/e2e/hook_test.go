@@ -72,7 +72,9 @@ func installHook(t testing.TB, f flavour) (map[string][]byte, error) {
 }
 
 // hookRegistry is on tmpfs as /run is on a node; downAndCheck removes it.
-func hookRegistry(f flavour) string { return filepath.Join("/dev/shm", "crio-userns-e2e-"+string(f)) }
+func hookRegistry(f flavour) string {
+	return filepath.Join("/dev/shm", "crio-userns-e2e-"+strings.ReplaceAll(e2eDir(), "/", "_")+"-"+string(f))
+}
 
 func hookLog(f flavour) string { return e2eDir("hook-" + string(f) + ".log") }
 

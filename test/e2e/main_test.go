@@ -60,8 +60,14 @@ var current struct {
 	node    *node.Node
 }
 
+// e2eDir is where the suite keeps its nodes and images: _output/e2e, or
+// $CRIO_USERNS_E2E_DIR so that two runs on one machine do not collide.
 func e2eDir(p ...string) string {
-	return filepath.Join(append([]string{repo.MustRoot(), "_output", "e2e"}, p...)...)
+	base := os.Getenv("CRIO_USERNS_E2E_DIR")
+	if base == "" {
+		base = filepath.Join(repo.MustRoot(), "_output", "e2e")
+	}
+	return filepath.Join(append([]string{base}, p...)...)
 }
 
 // nodeFor returns a running node of flavour f, bringing down (and checking)
