@@ -3,6 +3,7 @@
 //
 //	crio-build [-version v1.36.3] [-pristine] [-patches patches] [-output _output]
 //	crio-build -check-series      # apply every series under -patches, build nothing
+//	crio-build -unit-tests        # CRI-O's own tests of the touched packages, pristine vs patched
 package main
 
 import (
@@ -24,6 +25,7 @@ func main() {
 	patches := flag.String("patches", "patches", "directory holding one patch series per CRI-O version")
 	output := flag.String("output", "_output", "build output directory")
 	checkSeries := flag.Bool("check-series", false, "apply every series to its pristine release and stop")
+	unitTests := flag.Bool("unit-tests", false, "run CRI-O's own tests of the packages the series touches, pristine vs patched")
 	verbose := flag.Bool("v", false, "show the compiler's output")
 	flag.Parse()
 
@@ -35,9 +37,12 @@ func main() {
 		log = os.Stderr
 	}
 	var err error
-	if *checkSeries {
+	switch {
+	case *checkSeries:
 		err = checkAll(ctx, *patches, *output, log)
-	} else {
+	case *unitTests:
+		err = compareUnitTests(ctx, *version, *patches, *output, log)
+	default:
 		err = build(ctx, *version, *pristine, *patches, *output, log)
 	}
 	if err != nil {
