@@ -187,3 +187,35 @@ func TestMapToRootConcurrentPodsGetDisjointRanges(t *testing.T) {
 	}
 	assertIdle(t, n)
 }
+
+func TestMapToRootRefusesPodsThatNeedAnInfraProcess(t *testing.T) {
+	n := nodeFor(t, patched)
+	res := run(t, n, scenarios.Path("000-shared-pid-no-runasuser.yaml"), podrun.Options{SCC: podrun.SCCRestricted})
+	if res.SandboxID != "" || !strings.Contains(res.SandboxError, "set spec.securityContext.runAsUser of the pod") {
+		t.Fatalf("RunPodSandbox: id %q error %q, want a refusal that says to set the pod-level runAsUser", res.SandboxID, res.SandboxError)
+	}
+	assertIdle(t, n)
+}
+
+func TestMapToRootMapsRunAsGroupAndKeepsFSGroup(t *testing.T) {
+	n := nodeFor(t, patched)
+	res := run(t, n, scenarios.Path("000-runasgroup.yaml"), podrun.Options{SCC: podrun.SCCRestricted})
+	c := onlyContainer(t, res)
+	requireRunning(t, res, c)
+	if !c.HasUIDMapping(0, projectRoot, 1) || !c.HasGIDMapping(0, projectRoot+7, 1) {
+		t.Errorf("uid_map %s gid_map %s: want [0 %d 1] and [0 %d 1]", mapString(c.UIDMap), mapString(c.GIDMap), projectRoot, projectRoot+7)
+	}
+	fsGroupMapped := false
+	for _, m := range c.GIDMap {
+		if m[1] == projectRoot && m[2] == 1 && m[0] != 0 {
+			fsGroupMapped = true
+		}
+	}
+	if !fsGroupMapped {
+		t.Errorf("gid_map %s: the fsGroup %d is no longer mapped", mapString(c.GIDMap), projectRoot)
+	}
+	if len(c.Processes) == 0 || c.Processes[0].HostGID != projectRoot+7 {
+		t.Errorf("host gid of the container's init: %+v, want %d", c.Processes, projectRoot+7)
+	}
+	assertIdle(t, n)
+}
