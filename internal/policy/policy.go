@@ -60,6 +60,20 @@ type Policy struct {
 	SubUIDFile string `toml:"subuid_file"`
 	SubGIDFile string `toml:"subgid_file"`
 
+	// KubeletSubIDOwner is the subuid/subgid owner whose ranges the kubelet
+	// hands native Kubernetes user namespaces (pod hostUsers: false) out of,
+	// as the kubelet itself reads them with getsubids (default "kubelet", the
+	// only name the kubelet looks up). Extents of a native user namespace may
+	// lie in these ranges besides the allowed ones. "none" disables the
+	// kubelet range: native user namespaces must then fit the allowed ranges
+	// like any other.
+	KubeletSubIDOwner string `toml:"kubelet_subid_owner"`
+	// KubeletDefaultRange is the kubelet's range when the subid files have no
+	// entry for KubeletSubIDOwner. Default "65536-4294967295", the kubelet's
+	// built-in default (getKubeletMappings: every ID above 0-65535); "none"
+	// allows native user namespaces no range of the kubelet's then.
+	KubeletDefaultRange string `toml:"kubelet_default_range"`
+
 	// ProjectRootRange is where a single-ID root extent (container ID 0,
 	// size 1: CRI-O's map-to-root) may point besides the allowed ranges, and
 	// the extents pods of one namespace may share (check 7). Default
@@ -102,13 +116,18 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 
 // Defaults of the fields that have one.
 const (
-	DefaultSubIDOwner       = "containers"
-	DefaultSubUIDFile       = "/etc/subuid"
-	DefaultSubGIDFile       = "/etc/subgid"
-	DefaultProjectRootRange = "1000000000-1999999999"
-	DefaultRegistryDir      = "/run/crio-userns"
-	DefaultTimeout          = 2 * time.Second
-	DefaultAuditLog         = "syslog"
+	DefaultSubIDOwner        = "containers"
+	DefaultSubUIDFile        = "/etc/subuid"
+	DefaultSubGIDFile        = "/etc/subgid"
+	DefaultProjectRootRange  = "1000000000-1999999999"
+	DefaultKubeletSubIDOwner = "kubelet"
+	// DefaultKubeletRange mirrors the kubelet's own default when the
+	// "kubelet" user has no subordinate IDs (or no getsubids): first ID
+	// 1<<16, length 1<<32 - 1<<16.
+	DefaultKubeletRange = "65536-4294967295"
+	DefaultRegistryDir  = "/run/crio-userns"
+	DefaultTimeout      = 2 * time.Second
+	DefaultAuditLog     = "syslog"
 	// MaxTimeout bounds the hook's deadline; contrib/hooks.d gives the
 	// runtime a 5 s timeout.
 	MaxTimeout = 4 * time.Second
@@ -133,6 +152,12 @@ func (p Policy) Defaults() Policy {
 	}
 	if p.ProjectRootRange == "" {
 		p.ProjectRootRange = DefaultProjectRootRange
+	}
+	if p.KubeletSubIDOwner == "" {
+		p.KubeletSubIDOwner = DefaultKubeletSubIDOwner
+	}
+	if p.KubeletDefaultRange == "" {
+		p.KubeletDefaultRange = DefaultKubeletRange
 	}
 	if p.RegistryDir == "" {
 		p.RegistryDir = DefaultRegistryDir
@@ -167,6 +192,9 @@ func (p Policy) Validate() error {
 	if _, err := p.projectRootRange(); err != nil {
 		return fmt.Errorf("project_root_range: %w", err)
 	}
+	if _, err := p.kubeletDefaultRange(); err != nil {
+		return fmt.Errorf("kubelet_default_range: %w", err)
+	}
 	if p.Timeout.Duration < 0 || p.Timeout.Duration > MaxTimeout {
 		return fmt.Errorf("timeout = %q: want a duration between 0s and %s (below the hooks.d timeout)", p.Timeout, MaxTimeout)
 	}
@@ -181,11 +209,30 @@ func (p Policy) Validate() error {
 	return nil
 }
 
+// None is the value that turns off project_root_range, kubelet_subid_owner
+// and kubelet_default_range.
+const None = "none"
+
 func (p Policy) projectRootRange() (*idmap.Range, error) {
-	if p.ProjectRootRange == "none" {
+	if p.ProjectRootRange == None {
 		return nil, nil
 	}
 	r, err := idmap.ParseRange(p.ProjectRootRange)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// KubeletRangeEnabled reports whether native user namespaces get the
+// kubelet's range at all (kubelet_subid_owner is not "none").
+func (p Policy) KubeletRangeEnabled() bool { return p.KubeletSubIDOwner != None }
+
+func (p Policy) kubeletDefaultRange() (*idmap.Range, error) {
+	if p.KubeletDefaultRange == None {
+		return nil, nil
+	}
+	r, err := idmap.ParseRange(p.KubeletDefaultRange)
 	if err != nil {
 		return nil, err
 	}

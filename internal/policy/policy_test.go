@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ func TestDefaults(t *testing.T) {
 		Mode: Enforce, ImageAccounts: AccountsWarn, SubIDOwner: "containers",
 		SubUIDFile: "/etc/subuid", SubGIDFile: "/etc/subgid",
 		ProjectRootRange: "1000000000-1999999999", RegistryDir: "/run/crio-userns",
+		KubeletSubIDOwner: "kubelet", KubeletDefaultRange: "65536-4294967295",
 		Timeout: Duration{2 * time.Second}, AuditLog: "syslog",
 	}
 	if !reflect.DeepEqual(p, want) {
@@ -36,6 +38,18 @@ func TestContribPolicyIsTheDefaults(t *testing.T) {
 	p.AllowedUIDs, p.AllowedGIDs = nil, nil // [] in the file, nil by default
 	if !reflect.DeepEqual(p, Policy{}.Defaults()) {
 		t.Fatalf("contrib policy = %+v, want the defaults %+v", p, Policy{}.Defaults())
+	}
+	// and it must say every key, not leave some to the defaults.
+	data, err := os.ReadFile("../../contrib/crio-userns/policy.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt := reflect.TypeFor[Policy]()
+	for i := range pt.NumField() {
+		key := pt.Field(i).Tag.Get("toml")
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + ` = `).Match(data) {
+			t.Errorf("contrib policy does not set %s", key)
+		}
 	}
 }
 
@@ -76,6 +90,26 @@ func TestParse(t *testing.T) {
 				t.Fatalf("%+v %v", r, err)
 			}
 		}},
+		{name: "kubelet range off", in: `kubelet_subid_owner = "none"`, check: func(t *testing.T, p Policy) {
+			r, err := p.Resolve()
+			if err != nil || r.Kubelet != nil || p.KubeletRangeEnabled() {
+				t.Fatalf("%+v %v", r, err)
+			}
+		}},
+		{name: "kubelet default range", in: `kubelet_default_range = "1048576-8257535"` + "\nsubuid_file = \"/nonexistent/subuid\"\nsubgid_file = \"/nonexistent/subgid\"\n", check: func(t *testing.T, p Policy) {
+			r, err := p.Resolve()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := &KubeletRanges{
+				UIDs: []idmap.Range{{First: 1048576, Last: 8257535}}, UIDSource: `kubelet_default_range (no "kubelet" entry in /nonexistent/subuid)`,
+				GIDs: []idmap.Range{{First: 1048576, Last: 8257535}}, GIDSource: `kubelet_default_range (no "kubelet" entry in /nonexistent/subgid)`,
+			}
+			if !reflect.DeepEqual(r.Kubelet, want) {
+				t.Fatalf("Kubelet = %+v, want %+v", r.Kubelet, want)
+			}
+		}},
+		{name: "bad kubelet default range", in: `kubelet_default_range = "all"`, wantErr: `kubelet_default_range: range "all"`},
 		{name: "bad mode", in: `mode = "permissive"`, wantErr: `mode = "permissive": want "enforce" or "audit"`},
 		{name: "bad accounts", in: `image_accounts = "yes"`, wantErr: `image_accounts = "yes": want "warn", "enforce" or "off"`},
 		{name: "unknown key", in: `mdoe = "audit"`, wantErr: "unknown key(s): mdoe"},
@@ -153,10 +187,50 @@ func TestResolveSubID(t *testing.T) {
 		t.Fatalf("UIDSource = %q, want %q", r.UIDSource, want)
 	}
 
+	// No "kubelet" entry: the kubelet's built-in default.
+	wantKubelet := &KubeletRanges{
+		UIDs: []idmap.Range{{First: 65536, Last: 4294967295}}, UIDSource: `kubelet_default_range (no "kubelet" entry in ` + subuid + `)`,
+		GIDs: []idmap.Range{{First: 65536, Last: 4294967295}}, GIDSource: `kubelet_default_range (no "kubelet" entry in ` + subgid + `)`,
+	}
+	if !reflect.DeepEqual(r.Kubelet, wantKubelet) {
+		t.Fatalf("Kubelet = %+v, want %+v", r.Kubelet, wantKubelet)
+	}
+
 	missing := Policy{SubUIDFile: filepath.Join(dir, "nope"), SubGIDFile: subgid}.Defaults()
 	r, err = missing.Resolve()
 	if err != nil || r.UIDs != nil || !strings.HasSuffix(r.UIDSource, "(file missing)") {
 		t.Fatalf("missing subuid: %+v %v", r, err)
+	}
+
+	if r.Kubelet == nil || r.Kubelet.UIDSource != `kubelet_default_range (no "kubelet" entry in `+filepath.Join(dir, "nope")+`)` {
+		t.Fatalf("missing subuid, kubelet: %+v", r.Kubelet)
+	}
+
+	// A "kubelet" entry is the kubelet's range (getsubids kubelet), also
+	// when allowed_uids/allowed_gids make the "containers" entries moot.
+	os.WriteFile(subuid, []byte("containers:200000:268435456\nkubelet:2147483648:7208960\n"), 0o644)
+	os.WriteFile(subgid, []byte("kubelet:2147483648:7208960\n"), 0o644)
+	explicit := Policy{SubUIDFile: subuid, SubGIDFile: subgid, AllowedUIDs: []string{"5"}, AllowedGIDs: []string{"6"}}.Defaults()
+	if r, err = explicit.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	wantKubelet = &KubeletRanges{
+		UIDs: []idmap.Range{{First: 2147483648, Last: 2154692607}}, UIDSource: subuid + ` entries of "kubelet"`,
+		GIDs: []idmap.Range{{First: 2147483648, Last: 2154692607}}, GIDSource: subgid + ` entries of "kubelet"`,
+	}
+	if !reflect.DeepEqual(r.Kubelet, wantKubelet) || r.UIDSource != "allowed_uids" {
+		t.Fatalf("Resolve = %+v, kubelet %+v, want %+v", r, r.Kubelet, wantKubelet)
+	}
+	// kubelet_default_range = "none": no entry, no range.
+	noDefault := Policy{SubUIDFile: filepath.Join(dir, "nope"), SubGIDFile: subgid, KubeletDefaultRange: "none"}.Defaults()
+	if r, err = noDefault.Resolve(); err != nil || r.Kubelet == nil || r.Kubelet.UIDs != nil || len(r.Kubelet.GIDs) != 1 {
+		t.Fatalf("kubelet_default_range none: %+v %v", r.Kubelet, err)
+	}
+	// kubelet_subid_owner = "none" with explicit ranges reads no subid file.
+	off := Policy{SubUIDFile: filepath.Join(dir, "d"), SubGIDFile: filepath.Join(dir, "d"), AllowedUIDs: []string{"5"}, AllowedGIDs: []string{"6"}, KubeletSubIDOwner: "none"}.Defaults()
+	os.Mkdir(filepath.Join(dir, "d"), 0o700)
+	if r, err = off.Resolve(); err != nil || r.Kubelet != nil {
+		t.Fatalf("kubelet range off: %+v %v", r, err)
 	}
 
 	os.WriteFile(subgid, []byte("containers:1\n"), 0o644)
@@ -171,7 +245,8 @@ func FuzzParse(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(string(data))
-	for _, s := range []string{"", `mode = "audit"`, `allowed_uids = ["1-2"]`, `timeout = "1s"`, "[x]", `project_root_range = "none"`} {
+	for _, s := range []string{"", `mode = "audit"`, `allowed_uids = ["1-2"]`, `timeout = "1s"`, "[x]", `project_root_range = "none"`,
+		`kubelet_subid_owner = "none"`, `kubelet_default_range = "65536-131071"`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -183,7 +258,8 @@ func FuzzParse(f *testing.F) {
 		if err := p.Validate(); err != nil {
 			t.Fatalf("Parse accepted a policy Validate refuses: %v", err)
 		}
-		if p.Mode == "" || p.ImageAccounts == "" || p.RegistryDir == "" || p.Timeout.Duration == 0 {
+		if p.Mode == "" || p.ImageAccounts == "" || p.RegistryDir == "" || p.Timeout.Duration == 0 ||
+			p.KubeletSubIDOwner == "" || p.KubeletDefaultRange == "" {
 			t.Fatalf("defaults missing: %+v", p)
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crio-userns/crio-userns/internal/repo"
 	"github.com/crio-userns/crio-userns/test/podrun"
@@ -147,4 +148,186 @@ func TestHookAuditModeLogs(t *testing.T) {
 		t.Errorf("audit log does not name the pod:\n%s", log)
 	}
 	assertIdle(t, n)
+}
+
+// A native Kubernetes user-namespaced pod (hostUsers: false) gets its block
+// from the kubelet's range, not from the "containers" subid entries, and
+// carries no userns-mode annotation: the hook lets it run, as it must with
+// the default policy on any node with the kubelet's default range.
+func TestHookPassesNativeUserns(t *testing.T) {
+	n := nodeFor(t, withHook)
+	res := run(t, n, scenarios.Path("native-userns.yaml"), podrun.Options{SCC: podrun.SCCAnyUID})
+	c := onlyContainer(t, res)
+	requireRunning(t, res, c)
+	if len(c.UIDMap) != 1 || c.UIDMap[0][0] != 0 || c.UIDMap[0][2] != podrun.UsernsBlockSize ||
+		c.UIDMap[0][1] < podrun.DefaultUsernsRange.First || c.UIDMap[0][1]%podrun.UsernsBlockSize != 0 ||
+		mapString(c.GIDMap) != mapString(c.UIDMap) {
+		t.Fatalf("uid_map %s, gid_map %s: want the kubelet's one block 0 BASE 65536 in both", mapString(c.UIDMap), mapString(c.GIDMap))
+	}
+	// The hook did check it: a container that passes is registered for
+	// check 7, under its pod and with its maps.
+	reg, err := os.ReadFile(filepath.Join(hookRegistry(withHook), "registry"))
+	if err != nil {
+		t.Fatalf("the hook registered nothing: %v", err)
+	}
+	wantEntry := fmt.Sprintf("\t%s\tnative-userns\tusernstest\t", res.Namespace)
+	wantMap := fmt.Sprintf("0:%d:65536", c.UIDMap[0][1])
+	if !strings.Contains(string(reg), wantEntry) || !strings.Contains(string(reg), wantMap) {
+		t.Errorf("registry lacks the pod (%q, %q):\n%s", wantEntry, wantMap, reg)
+	}
+	if log, err := os.ReadFile(hookLog(withHook)); err == nil && strings.Contains(string(log), `"pod_name":"native-userns"`) {
+		t.Errorf("the hook logged findings for the native pod:\n%s", log)
+	}
+	assertIdle(t, n)
+}
+
+// Issue 5: with the hook installed (enforce mode, default policy) every
+// earlier scenario behaves as on patched CRI-O without it (the expectations
+// of baseline_test.go and maptoroot_test.go), and the one that fails by
+// design still fails, now with the hook's reason instead of runc's.
+func TestHookRunsEarlierScenarios(t *testing.T) {
+	n := nodeFor(t, withHook)
+	const (
+		mapToRootUpstream = "SUMMARY switched=1/5 root=ok daemon=fail operator=fail nobody=fail mail=fail"
+		allSwitched       = "SUMMARY switched=5/5 root=ok daemon=ok operator=ok nobody=ok mail=ok"
+	)
+	projectRootMapped := func(t *testing.T, c *podrun.ContainerResult) {
+		t.Helper()
+		if !c.HasUIDMapping(0, projectRoot, 1) {
+			t.Errorf("%s: uid_map %s lacks [0 %d 1]", c.Name, mapString(c.UIDMap), projectRoot)
+		}
+	}
+	oneBlock := func(t *testing.T, c *podrun.ContainerResult) {
+		t.Helper()
+		if len(c.UIDMap) != 1 || c.UIDMap[0][0] != 0 || c.UIDMap[0][1] == 0 || c.UIDMap[0][2] != 65536 {
+			t.Errorf("uid_map %s, want one extent 0 BASE 65536 with BASE != 0", mapString(c.UIDMap))
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		manifest string
+		opts     podrun.Options
+		check    func(t *testing.T, res *podrun.Result)
+	}{
+		{"fedora map-to-root", scenarios.Example("000-fedora-map-to-root.yaml"), podrun.Options{SCC: podrun.SCCRestricted},
+			func(t *testing.T, res *podrun.Result) {
+				c := onlyContainer(t, res)
+				requireRunning(t, res, c)
+				projectRootMapped(t, c)
+			}},
+		{"usernstest map-to-root", scenarios.Path("000-usernstest-map-to-root.yaml"), podrun.Options{SCC: podrun.SCCRestricted},
+			func(t *testing.T, res *podrun.Result) {
+				c := onlyContainer(t, res)
+				requireRunning(t, res, c)
+				if len(c.UIDMap) != 2 || c.UIDMap[0][0] != 1 || c.UIDMap[0][2] != 65535 || !c.HasUIDMapping(0, projectRoot, 1) {
+					t.Errorf("uid_map %s, want upstream's [1 BASE 65535] [0 %d 1]", mapString(c.UIDMap), projectRoot)
+				}
+				if got := summary(t, c); got != mapToRootUpstream {
+					t.Errorf("%q, want %q", got, mapToRootUpstream)
+				}
+			}},
+		{"fedora map-to-root without a pod runAsUser", scenarios.Example("000-fedora-map-to-root-no-runasuser.yaml"), podrun.Options{SCC: podrun.SCCRestricted},
+			func(t *testing.T, res *podrun.Result) {
+				c := onlyContainer(t, res)
+				requireRunning(t, res, c)
+				projectRootMapped(t, c)
+				if len(c.Processes) == 0 || c.Processes[0].HostUID != projectRoot {
+					t.Errorf("host uid of the container's init: %+v, want %d", c.Processes, projectRoot)
+				}
+			}},
+		{"usernstest map-to-root without a pod runAsUser", scenarios.Path("000-usernstest-no-runasuser.yaml"), podrun.Options{SCC: podrun.SCCRestricted},
+			func(t *testing.T, res *podrun.Result) {
+				c := onlyContainer(t, res)
+				requireRunning(t, res, c)
+				projectRootMapped(t, c)
+				summary(t, c)
+			}},
+		{"init and two containers share one namespace", scenarios.Path("000-init-and-two-containers.yaml"), podrun.Options{SCC: podrun.SCCRestricted},
+			func(t *testing.T, res *podrun.Result) {
+				if !res.OK() || len(res.Containers) != 3 {
+					t.Fatalf("pod did not run:\n%s", text(res))
+				}
+				if init := res.Containers[0]; !strings.Contains(init.Log, rootLine) {
+					t.Errorf("init container saw uid_map %q, want a line %q", init.Log, rootLine)
+				}
+				first, second := res.Containers[1], res.Containers[2]
+				projectRootMapped(t, first)
+				projectRootMapped(t, second)
+				if mapString(first.UIDMap) != mapString(second.UIDMap) {
+					t.Errorf("containers of one pod have different uid_maps: %s vs %s", mapString(first.UIDMap), mapString(second.UIDMap))
+				}
+			}},
+		{"second runAsUser fails clearly, from CRI-O", scenarios.Path("000-two-runasusers.yaml"), podrun.Options{SCC: podrun.SCCRestricted},
+			func(t *testing.T, res *podrun.Result) {
+				if len(res.Containers) != 2 {
+					t.Fatalf("want 2 container results:\n%s", text(res))
+				}
+				first, second := res.Containers[0], res.Containers[1]
+				if !first.Started || first.State != "running" || !first.HasUIDMapping(0, projectRoot, 1) {
+					t.Errorf("first container: started=%v state=%s uid_map %s", first.Started, first.State, mapString(first.UIDMap))
+				}
+				if second.Created {
+					t.Fatalf("second container with an unmappable runAsUser was created")
+				}
+				for _, want := range []string{`pod "test/two-runasusers"`, `"second"`, "1000650005", "spec.securityContext.runAsUser"} {
+					if !strings.Contains(second.CreateError, want) {
+						t.Errorf("CreateContainer error lacks %q:\n%s", want, second.CreateError)
+					}
+				}
+			}},
+		{"root of the pod owns its network namespace", scenarios.Path("000-bind-port-80.yaml"),
+			podrun.Options{SCC: podrun.SCCRestricted, Ready: "^received: ", Settle: 15 * time.Second},
+			func(t *testing.T, res *podrun.Result) {
+				c := onlyContainer(t, res)
+				requireRunning(t, res, c)
+				if !strings.Contains(c.Log, "received: over-port-80") {
+					t.Errorf("root of the pod could not serve on port 80; log:\n%s", c.Log)
+				}
+			}},
+		{"field report 004 with anyuid", scenarios.Example("004-multiuser-test.yaml"), podrun.Options{SCC: podrun.SCCAnyUID},
+			func(t *testing.T, res *podrun.Result) {
+				c := onlyContainer(t, res)
+				requireRunning(t, res, c)
+				oneBlock(t, c)
+				if got := summary(t, c); got != allSwitched {
+					t.Errorf("%q, want %q", got, allSwitched)
+				}
+			}},
+		{"usernstest hold with anyuid", scenarios.Path("004-usernstest-hold.yaml"), podrun.Options{SCC: podrun.SCCAnyUID},
+			func(t *testing.T, res *podrun.Result) {
+				c := onlyContainer(t, res)
+				requireRunning(t, res, c)
+				oneBlock(t, c)
+				summary(t, c)
+			}},
+		// Field report 000's first attempt fails on pristine and patched
+		// CRI-O alike (runc: "cannot set uid to unmapped user in user
+		// namespace"); the hook's check 4 now refuses it first, with the fix.
+		{"auto without map-to-root is refused by the hook with the fix", scenarios.Example("000-fedora-auto.yaml"), podrun.Options{SCC: podrun.SCCRestricted},
+			func(t *testing.T, res *podrun.Result) {
+				c := onlyContainer(t, res)
+				if !res.Admitted || res.SandboxError != "" || c.Created {
+					t.Fatalf("want admission, a sandbox and a refused container:\n%s", text(res))
+				}
+				for _, want := range []string{
+					"crio-userns-hook: test/fedora/fedora: process user UID 1000650000 is not mapped in the uid_map",
+					"set the pod-level securityContext.runAsUser to 1000650000",
+				} {
+					if !strings.Contains(c.CreateError, want) {
+						t.Errorf("CreateContainer error lacks %q:\n%s", want, c.CreateError)
+					}
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := run(t, n, tc.manifest, tc.opts)
+			tc.check(t, res)
+			for _, c := range res.Containers {
+				if strings.Contains(c.CreateError, "crio-userns-hook") && !strings.Contains(tc.name, "refused by the hook") {
+					t.Errorf("%s: the hook refused it:\n%s", c.Name, c.CreateError)
+				}
+			}
+			assertIdle(t, n)
+		})
+	}
 }

@@ -257,6 +257,21 @@ func TestTranslateUserNamespaces(t *testing.T) {
 			}
 		}
 	})
+	t.Run("hostUsers false, default range: the kubelet's built-in default", func(t *testing.T) {
+		// getKubeletMappings without a "kubelet" subid entry: first ID 1<<16,
+		// length 1<<32 - 1<<16.
+		if DefaultUsernsRange.First != 65536 || uint64(DefaultUsernsRange.First)+uint64(DefaultUsernsRange.Blocks)*UsernsBlockSize != 1<<32 {
+			t.Fatalf("DefaultUsernsRange = %+v, want the kubelet's 65536 + (2^32 - 65536)", DefaultUsernsRange)
+		}
+		if err := DefaultUsernsRange.validate(); err != nil {
+			t.Fatal(err)
+		}
+		sb, _ := translate(t, hostUsersFalse, SCCNone, KubeletConfig{})
+		m := sb.GetLinux().GetSecurityContext().GetNamespaceOptions().GetUsernsOptions().GetUids()
+		if len(m) != 1 || m[0].ContainerId != 0 || m[0].Length != UsernsBlockSize || m[0].HostId%UsernsBlockSize != 0 || m[0].HostId < 1<<16 {
+			t.Errorf("mapping %v is not one 65536 block of the default range", m)
+		}
+	})
 	t.Run("bad range", func(t *testing.T) {
 		pod := hostUsersFalse.DeepCopy()
 		pod.UID = testUID

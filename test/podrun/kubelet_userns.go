@@ -13,7 +13,10 @@ import (
 const UsernsBlockSize = 1 << 16
 
 // UsernsRange is the host ID range the kubelet hands pod user namespaces out
-// of (on a real node, the "kubelet" entry of /etc/subuid and /etc/subgid).
+// of (pkg/kubelet getKubeletMappings): on a real node, what `getsubids
+// kubelet` reports (the "kubelet" entry of /etc/subuid and /etc/subgid) when
+// the user kubelet exists and getsubids is installed, else the kubelet's
+// built-in default, DefaultUsernsRange.
 type UsernsRange struct {
 	// First host ID; a multiple of UsernsBlockSize and at least one block
 	// up, as MakeUserNsManager requires.
@@ -22,10 +25,17 @@ type UsernsRange struct {
 	Blocks uint32
 }
 
-// DefaultUsernsRange starts at 1<<31, far above the bench's
-// containers:200000:268435456 subordinate range that CRI-O's auto user
-// namespaces use, so the two never overlap.
-var DefaultUsernsRange = UsernsRange{First: 1 << 31, Blocks: 1024}
+// DefaultUsernsRange is the kubelet's own default (getKubeletMappings:
+// defaultFirstID = 1<<16, defaultLen = 1<<32 - defaultFirstID): every ID
+// above 0-65535, in 65535 blocks. Like the kubelet's, it overlaps the
+// containers:200000:268435456 subordinate range CRI-O's auto user namespaces
+// use (a running auto pod and a hostUsers: false pod may then collide, which
+// crio-userns-hook's check 7 refuses), and its last block ends at
+// 4294967295, which the kernel does not accept in a uid_map (one pod in
+// 65535 picks it, with podrun as with the kubelet's bitmap). A node that
+// wants the kubelet's pods apart gives the kubelet its own subid range, and
+// tests pass it as KubeletConfig.Userns.
+var DefaultUsernsRange = UsernsRange{First: 1 << 16, Blocks: (1<<32 - 1<<16) / UsernsBlockSize}
 
 // validate applies MakeUserNsManager's checks.
 func (r UsernsRange) validate() error {

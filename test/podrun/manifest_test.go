@@ -5,17 +5,37 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // examplesDir holds the field reports' manifests.
 var examplesDir = filepath.Join("..", "..", "contrib", "examples")
 
+// Every Pod manifest the project ships (the field reports' in contrib/examples
+// and the scenarios in test/scenarios) must load; other kinds there (the
+// rendered MachineConfig) are not podrun's.
 func TestLoadManifestExamples(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(examplesDir, "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no example manifests in %s (%v)", examplesDir, err)
+	var files []string
+	for _, dir := range []string{examplesDir, filepath.Join(examplesDir, "..", "..", "test", "scenarios")} {
+		matches, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, matches...)
 	}
+	pods := 0
 	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var meta metav1.TypeMeta
+		if err := yaml.Unmarshal(data, &meta); err != nil || meta.Kind != "Pod" {
+			continue
+		}
+		pods++
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			pod, err := LoadManifest(f)
 			if err != nil {
@@ -25,6 +45,9 @@ func TestLoadManifestExamples(t *testing.T) {
 				t.Errorf("decoded pod lacks a name or containers: %+v", pod)
 			}
 		})
+	}
+	if pods < 10 {
+		t.Fatalf("found %d Pod manifests in %s and test/scenarios, want the field reports' and the scenarios", pods, examplesDir)
 	}
 }
 

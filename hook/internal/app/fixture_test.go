@@ -91,7 +91,10 @@ func reroot(f *fixture) {
 	f.procRoot = filepath.Join(f.dir, "proc")
 	f.regDir = filepath.Join(f.dir, "run")
 	f.auditLog = filepath.Join(f.dir, "audit.log")
-	f.policy = fmt.Sprintf("allowed_uids = [\"200000-268635455\"]\nallowed_gids = [\"200000-268635455\"]\nregistry_dir = %q\naudit_log = %q\n", f.regDir, f.auditLog)
+	// The subid files are the fixture's (absent unless a case writes
+	// etc/subuid): the kubelet's range is then kubelet_default_range.
+	f.policy = fmt.Sprintf("allowed_uids = [\"200000-268635455\"]\nallowed_gids = [\"200000-268635455\"]\nregistry_dir = %q\naudit_log = %q\nsubuid_file = %q\nsubgid_file = %q\n",
+		f.regDir, f.auditLog, filepath.Join(f.dir, "etc", "subuid"), filepath.Join(f.dir, "etc", "subgid"))
 	if f.state.Bundle != "" {
 		f.state.Bundle = f.bundle
 	}

@@ -43,6 +43,14 @@ func (s *subject) maps() (uids, gids []rspec.LinuxIDMapping) {
 	return uids, gids
 }
 
+// origin classifies the container for check 3: native (the kubelet's
+// mapping) or not.
+func (s *subject) origin() checks.Origin {
+	key, _ := bundle.UsernsMode(s.spec)
+	uids, gids := s.maps()
+	return checks.OriginOf(key, uids, gids)
+}
+
 // checksOneToSix runs every check but the registry one, in order.
 func (s *subject) checksOneToSix(step func(string)) []checks.Finding {
 	uids, gids := s.maps()
@@ -57,12 +65,15 @@ func (s *subject) checksOneToSix(step func(string)) []checks.Finding {
 	out = append(out, checks.CheckHostRoot(checks.UID, uids, s.pol.AllowHostRoot)...)
 	out = append(out, checks.CheckHostRoot(checks.GID, gids, s.pol.AllowHostRoot)...)
 	step("allowed-ranges")
-	out = append(out, checks.CheckAllowedRanges(checks.UID, uids, checks.Allowed{
-		Ranges: s.pol.UIDs, Source: s.pol.UIDSource, RootRange: s.pol.RootRange, PolicyKey: "allowed_uids",
-	})...)
-	out = append(out, checks.CheckAllowedRanges(checks.GID, gids, checks.Allowed{
-		Ranges: s.pol.GIDs, Source: s.pol.GIDSource, RootRange: s.pol.RootRange, PolicyKey: "allowed_gids",
-	})...)
+	origin := s.origin()
+	au := checks.Allowed{Ranges: s.pol.UIDs, Source: s.pol.UIDSource, RootRange: s.pol.RootRange, PolicyKey: "allowed_uids"}
+	ag := checks.Allowed{Ranges: s.pol.GIDs, Source: s.pol.GIDSource, RootRange: s.pol.RootRange, PolicyKey: "allowed_gids"}
+	if kr := s.pol.Kubelet; kr != nil {
+		au.Kubelet = &checks.KubeletAllowed{Ranges: kr.UIDs, Source: kr.UIDSource}
+		ag.Kubelet = &checks.KubeletAllowed{Ranges: kr.GIDs, Source: kr.GIDSource}
+	}
+	out = append(out, checks.CheckAllowedRanges(checks.UID, uids, au, origin)...)
+	out = append(out, checks.CheckAllowedRanges(checks.GID, gids, ag, origin)...)
 	step("process-user")
 	if len(uids) > 0 && len(gids) > 0 {
 		out = append(out, checks.CheckProcessUser(s.spec.Process, uids, gids, s.pol.RootRange)...)

@@ -29,10 +29,19 @@ const (
 	fixOverlapH  = "give each extent its own host IDs"
 	fixRegistry  = "make registry_dir writable for root; if the registry file is damaged, remove it (see REGISTRY in crio-userns-hook(8))"
 	allowedUIDs  = "200000-268635455 from allowed_uids; single-ID root extents also 1000000000-1999999999"
+	fixKubelet   = `the kubelet allocates hostUsers: false pods from the "kubelet" entries of the subid files (read with getsubids) or else from 65536-4294967295: set kubelet_subid_owner or kubelet_default_range in the policy to the node kubelet's range, or add the range to allowed_uids in the policy`
 	accountsFix6 = `map container IDs 0-65534 (a size of at least 65535, e.g. userns-mode "auto:size=65536"), or drop the accounts from the image`
 )
 
 func str(s string) *string { return &s }
+
+// native makes f a native Kubernetes user-namespaced container (pod
+// hostUsers: false): the kubelet's one 65536-ID block from host ID first,
+// for UIDs and GIDs, and no userns-mode annotation.
+func (f *fixture) native(first uint32) {
+	f.spec.Linux.UIDMappings = uidMaps(0, first, 65536)
+	f.spec.Linux.GIDMappings = uidMaps(0, first, 65536)
+}
 
 func TestHook(t *testing.T) {
 	for _, tc := range []struct {
@@ -155,6 +164,51 @@ func TestHook(t *testing.T) {
 			f.spec.Linux.UIDMappings = uidMaps(0, 200000, 65536, 65536, 1000650000, 10)
 		}, wantCode: 1,
 			wantLine: pfx + "uid_map extent #2 (65536 1000650000 10) uses host UIDs 1000650000-1000650009 outside the allowed ranges (" + allowedUIDs + "); " + fixRangesU},
+
+		// Check 3 for native Kubernetes user namespaces (pod hostUsers: false):
+		// the kubelet's block, no userns-mode annotation.
+		{name: "native user namespace in the kubelet's default range passes", setup: func(f *fixture) {
+			f.native(1 << 31)
+		}},
+		{name: "native user namespace in the kubelet's subid range passes", setup: func(f *fixture) {
+			f.files["etc/subuid"] = "containers:200000:268435456\nkubelet:2147483648:7208960\n"
+			f.files["etc/subgid"] = "containers:200000:268435456\nkubelet:2147483648:7208960\n"
+			f.native(1<<31 + 65536)
+		}},
+		{name: "native user namespace outside the kubelet's subid range", setup: func(f *fixture) {
+			f.files["etc/subuid"] = "kubelet:2147483648:7208960\n"
+			f.files["etc/subgid"] = "kubelet:2147483648:7208960\n"
+			f.native(65536)
+		}, wantCode: 1,
+			wantLine: pfx + `uid_map extent #1 (0 65536 65536) uses host UIDs 65536-131071 outside the allowed ranges (` + allowedUIDs + `; native user namespaces (hostUsers: false) also 2147483648-2154692607 from DIR/etc/subuid entries of "kubelet"); ` + fixKubelet},
+		{name: "native user namespace with the kubelet range turned off", setup: func(f *fixture) {
+			f.policy += "kubelet_subid_owner = \"none\"\n"
+			f.native(1 << 31)
+		}, wantCode: 1,
+			wantLine: pfx + "uid_map extent #1 (0 2147483648 65536) uses host UIDs 2147483648-2147549183 outside the allowed ranges (" + allowedUIDs + "); " + fixRangesU},
+		{name: "userns-mode annotation imitating the kubelet's block", setup: func(f *fixture) {
+			f.native(1 << 31)
+			f.spec.Annotations["userns-mode.crio.io"] = "private:uidmapping=0:2147483648:65536;gidmapping=0:2147483648:65536"
+		}, wantCode: 1,
+			wantLine: pfx + `uid_map extent #1 (0 2147483648 65536) uses host UIDs 2147483648-2147549183 outside the allowed ranges (` + allowedUIDs + `); the kubelet's range (65536-4294967295 from kubelet_default_range (no "kubelet" entry in DIR/etc/subuid)) is only for native user namespaces, which carry no userns-mode annotation: drop the userns-mode.crio.io annotation from a hostUsers: false pod, or ` + fixRangesU},
+		{name: "legacy userns-mode annotation counts too", setup: func(f *fixture) {
+			f.native(1 << 31)
+			f.spec.Annotations["io.kubernetes.cri-o.userns-mode"] = "auto"
+		}, wantCode: 1,
+			wantLine: pfx + `uid_map extent #1 (0 2147483648 65536) uses host UIDs 2147483648-2147549183 outside the allowed ranges (` + allowedUIDs + `); the kubelet's range (65536-4294967295 from kubelet_default_range (no "kubelet" entry in DIR/etc/subuid)) is only for native user namespaces, which carry no userns-mode annotation: drop the io.kubernetes.cri-o.userns-mode annotation from a hostUsers: false pod, or ` + fixRangesU},
+		{name: "an empty userns-mode annotation is none, as for CRI-O", setup: func(f *fixture) {
+			f.native(1 << 31)
+			f.spec.Annotations["userns-mode.crio.io"] = ""
+		}},
+		{name: "not the kubelet's shape: UID and GID blocks differ", setup: func(f *fixture) {
+			f.native(1 << 31)
+			f.spec.Linux.GIDMappings = uidMaps(0, 1<<31+65536, 65536)
+		}, wantCode: 1,
+			wantLine: pfx + "uid_map extent #1 (0 2147483648 65536) uses host UIDs 2147483648-2147549183 outside the allowed ranges (" + allowedUIDs + "); " + fixRangesU},
+		{name: "malformed subuid file fails closed even with allowed_uids", setup: func(f *fixture) {
+			f.files["etc/subuid"] = "kubelet:1\n"
+		}, wantCode: 1,
+			wantLine: pfx + `policy: DIR/etc/subuid: line 1: "kubelet:1": want 3 colon-separated fields (owner:start:count), got 2; fix the file; user-namespaced containers are refused until then`},
 
 		// Check 4: process user.
 		{name: "unmapped process user (SCC-defaulted runAsUser)", setup: func(f *fixture) { f.spec.Process.User.UID = 1000650000 }, wantCode: 1,

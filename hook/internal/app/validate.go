@@ -61,6 +61,7 @@ func runValidate(f flags, o Options) int {
 	nsPath, _ := bundle.UserNamespacePath(spec)
 	s := &subject{dir: dir, spec: spec, target: target, pol: res, nsPath: nsPath}
 	findings := s.checksOneToSix(func(string) {})
+	fmt.Fprintf(w, "userns:    %s\n", describeOrigin(s))
 	if s.joined() && (len(spec.Linux.UIDMappings) == 0 || len(spec.Linux.GIDMappings) == 0) {
 		fmt.Fprintf(w, "note:      config.json joins %s without listing its maps; checks on them run at container start\n", nsPath)
 	}
@@ -119,6 +120,22 @@ func runValidate(f flags, o Options) int {
 	}
 	io.WriteString(w, "\n")
 	return ExitOK
+}
+
+// describeOrigin says where the container's mappings come from, as check 3
+// sees it.
+func describeOrigin(s *subject) string {
+	key, value := bundle.UsernsMode(s.spec)
+	o := s.origin()
+	switch {
+	case key != "":
+		return fmt.Sprintf("%s annotation %q", key, value)
+	case o.Native() && s.pol.Kubelet != nil:
+		return "native (hostUsers: false): the kubelet's block, no userns-mode annotation; the kubelet's range is allowed"
+	case o.Native():
+		return "native (hostUsers: false): the kubelet's block, no userns-mode annotation; the kubelet's range is not allowed (kubelet_subid_owner = \"none\")"
+	}
+	return "no userns-mode annotation and not the kubelet's one-block shape (CRI-O's own uid_mappings?)"
 }
 
 func validateFail(o Options, reason, fix string) int {

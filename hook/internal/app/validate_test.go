@@ -63,6 +63,27 @@ func TestValidate(t *testing.T) {
 			t.Error("validate wrote the registry")
 		}
 	})
+	t.Run("native user namespace", func(t *testing.T) {
+		f := newFixture(t)
+		f.native(1 << 31)
+		code, out, _ := runValidateIn(t, f)
+		for _, want := range []string{
+			"userns:    native (hostUsers: false): the kubelet's block, no userns-mode annotation; the kubelet's range is allowed\n",
+			"check 3 allowed-ranges     ok\n",
+		} {
+			if code != 0 || !strings.Contains(out, want) {
+				t.Errorf("exit %d, output lacks %q:\n%s", code, want, out)
+			}
+		}
+	})
+	t.Run("annotation userns", func(t *testing.T) {
+		f := newFixture(t)
+		f.spec.Annotations["io.kubernetes.cri-o.userns-mode"] = "auto:size=65536"
+		code, out, _ := runValidateIn(t, f)
+		if want := "userns:    io.kubernetes.cri-o.userns-mode annotation \"auto:size=65536\"\n"; code != 0 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, output lacks %q:\n%s", code, want, out)
+		}
+	})
 	t.Run("no user namespace", func(t *testing.T) {
 		f := newFixture(t)
 		f.noUserns()

@@ -134,12 +134,16 @@ func FuzzParseSpec(f *testing.F) {
 	f.Add(`{"linux":{"namespaces":[{"type":"pid"}]}}`)
 	f.Add(`{"linux":{}}`)
 	f.Add(`{"process":{"user":{"uid":1}},"root":{"path":"r"},"annotations":{"a":"b"}}`)
+	f.Add(`{"annotations":{"userns-mode.crio.io":"","io.kubernetes.cri-o.userns-mode":"auto"}}`)
 	f.Fuzz(func(t *testing.T, s string) {
 		spec, userns, err := ParseSpec([]byte(s))
 		var full rspec.Spec
 		fullErr := json.Unmarshal([]byte(s), &full)
 		if err != nil {
 			return
+		}
+		if k, v := UsernsMode(spec); (k == "") != (v == "") || (k != "" && spec.Annotations[k] != v) {
+			t.Fatalf("UsernsMode = %q, %q for annotations %v", k, v, spec.Annotations)
 		}
 		if fullErr != nil {
 			return // the full type is stricter on fields the hook ignores
@@ -154,4 +158,28 @@ func FuzzParseSpec(f *testing.F) {
 			t.Fatalf("user differs")
 		}
 	})
+}
+
+// UsernsMode reads the annotation as CRI-O's GetAnnotationValue does: the
+// v2 key wins even when empty, and an empty value is no mode.
+func TestUsernsMode(t *testing.T) {
+	for _, tc := range []struct {
+		ann        map[string]string
+		key, value string
+	}{
+		{nil, "", ""},
+		{map[string]string{"io.kubernetes.pod.name": "p"}, "", ""},
+		{map[string]string{AnnotationUsernsModeV1: "auto"}, AnnotationUsernsModeV1, "auto"},
+		{map[string]string{AnnotationUsernsMode: "auto:size=65536"}, AnnotationUsernsMode, "auto:size=65536"},
+		{map[string]string{AnnotationUsernsMode: "private:x", AnnotationUsernsModeV1: "auto"}, AnnotationUsernsMode, "private:x"},
+		{map[string]string{AnnotationUsernsMode: "", AnnotationUsernsModeV1: "auto"}, "", ""},
+		{map[string]string{AnnotationUsernsModeV1: ""}, "", ""},
+	} {
+		if k, v := UsernsMode(&rspec.Spec{Annotations: tc.ann}); k != tc.key || v != tc.value {
+			t.Errorf("UsernsMode(%v) = %q, %q; want %q, %q", tc.ann, k, v, tc.key, tc.value)
+		}
+	}
+	if k, v := UsernsMode(nil); k != "" || v != "" {
+		t.Errorf("UsernsMode(nil) = %q, %q", k, v)
+	}
 }

@@ -18,6 +18,35 @@ const (
 	AnnotationContainerID   = "io.kubernetes.cri-o.ContainerID"
 )
 
+// The userns-mode annotation, v2 key and the deprecated v1 one CRI-O still
+// honours. CRI-O copies the sandbox's annotations (the runtime handler's
+// default_annotations, then the pod's allowed ones: exactly those it took
+// the mode from) into every container's config.json, so a container whose
+// user namespace CRI-O built from this annotation carries it.
+const (
+	AnnotationUsernsMode   = "userns-mode.crio.io"
+	AnnotationUsernsModeV1 = "io.kubernetes.cri-o.userns-mode"
+)
+
+// UsernsMode returns the userns-mode annotation the way CRI-O reads it
+// (pkg/annotations/v2 GetAnnotationValue: the v2 key when present, even
+// empty, else the v1 key) and the key it came from; "" when there is none
+// or it is empty, which CRI-O treats alike.
+func UsernsMode(s *rspec.Spec) (key, value string) {
+	if s == nil {
+		return "", ""
+	}
+	for _, k := range []string{AnnotationUsernsMode, AnnotationUsernsModeV1} {
+		if v, ok := s.Annotations[k]; ok {
+			if v == "" {
+				return "", ""
+			}
+			return k, v
+		}
+	}
+	return "", ""
+}
+
 // Target names the container a verdict is about.
 type Target struct {
 	Namespace, Pod, PodUID, SandboxID string

@@ -76,13 +76,99 @@ func TestCheckAllowedRanges(t *testing.T) {
 		{mp(0, 2000000000, 1), []string{"uid_map extent #1 (0 2000000000 1) uses host UIDs 2000000000" + tail}},
 		{mp(1, 1000650000, 1), []string{"uid_map extent #1 (1 1000650000 1) uses host UIDs 1000650000" + tail}},
 	} {
-		if got := reasons(CheckAllowedRanges(UID, tc.maps, a)); !reflect.DeepEqual(got, tc.want) {
+		if got := reasons(CheckAllowedRanges(UID, tc.maps, a, Origin{})); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("CheckAllowedRanges(%v):\n got %v\nwant %v", tc.maps, got, tc.want)
 		}
 	}
-	none := CheckAllowedRanges(GID, mp(0, 1000650000, 1), Allowed{Source: "/etc/subgid entries of \"containers\" (file missing)", PolicyKey: "allowed_gids"})
+	none := CheckAllowedRanges(GID, mp(0, 1000650000, 1), Allowed{Source: "/etc/subgid entries of \"containers\" (file missing)", PolicyKey: "allowed_gids"}, Origin{})
 	if len(none) != 1 || !strings.Contains(none[0].Reason, "(none from /etc/subgid entries of \"containers\" (file missing))") || !strings.Contains(none[0].Fix, "allowed_gids") {
 		t.Errorf("no ranges: %+v", none)
+	}
+}
+
+func TestOriginOf(t *testing.T) {
+	k := mp(0, 1<<31, 65536)
+	for _, tc := range []struct {
+		name       string
+		annotation string
+		uids, gids []rspec.LinuxIDMapping
+		shaped     bool
+	}{
+		{"kubelet block", "", k, k, true},
+		{"kubelet block of a custom idsPerPod", "", mp(0, 1<<20, 1<<20), mp(0, 1<<20, 1<<20), true},
+		{"kubelet block with the annotation", "userns-mode.crio.io", k, k, true},
+		{"UIDs and GIDs differ", "", k, mp(0, 1<<31+65536, 65536), false},
+		{"two extents", "", mp(0, 1<<31, 1, 1, 1<<31+1, 65535), mp(0, 1<<31, 1, 1, 1<<31+1, 65535), false},
+		{"container side not 0", "", mp(1, 1<<31, 65536), mp(1, 1<<31, 65536), false},
+		{"host start not a multiple of 65536", "", mp(0, 200000, 65536), mp(0, 200000, 65536), false},
+		{"size not a multiple of 65536", "", mp(0, 1<<31, 65535), mp(0, 1<<31, 65535), false},
+		{"empty size", "", mp(0, 1<<31, 0), mp(0, 1<<31, 0), false},
+		{"no maps", "", nil, nil, false},
+	} {
+		o := OriginOf(tc.annotation, tc.uids, tc.gids)
+		if o.KubeletShaped != tc.shaped || o.Annotation != tc.annotation || o.Native() != (tc.shaped && tc.annotation == "") {
+			t.Errorf("%s: OriginOf = %+v (native %v), want shaped %v", tc.name, o, o.Native(), tc.shaped)
+		}
+	}
+}
+
+// Check 3 for native Kubernetes user namespaces (hostUsers: false): the
+// kubelet's range is allowed to them, and to them only.
+func TestCheckAllowedRangesKubelet(t *testing.T) {
+	a := Allowed{
+		Ranges: []idmap.Range{{First: 200000, Last: 299999}}, Source: "S", RootRange: project, PolicyKey: "allowed_uids",
+		Kubelet: &KubeletAllowed{Ranges: []idmap.Range{{First: 65536, Last: 4294967295}}, Source: "K"},
+	}
+	native := Origin{KubeletShaped: true}
+	annotated := Origin{Annotation: "io.kubernetes.cri-o.userns-mode", KubeletShaped: true}
+	const (
+		tail        = " outside the allowed ranges (200000-299999 from S; single-ID root extents also 1000000000-1999999999)"
+		fixDefault  = `allocate host IDs from the allowed ranges (userns-mode "auto" takes them from the subid file) or add the range to allowed_uids in the policy`
+		fixNative   = `the kubelet allocates hostUsers: false pods from the "kubelet" entries of the subid files (read with getsubids) or else from 65536-4294967295: set kubelet_subid_owner or kubelet_default_range in the policy to the node kubelet's range, or add the range to allowed_uids in the policy`
+		fixAnnotate = `the kubelet's range (65536-4294967295 from K) is only for native user namespaces, which carry no userns-mode annotation: drop the io.kubernetes.cri-o.userns-mode annotation from a hostUsers: false pod, or ` + fixDefault
+	)
+	for _, tc := range []struct {
+		name    string
+		maps    []rspec.LinuxIDMapping
+		origin  Origin
+		a       Allowed
+		reason  string
+		wantFix string
+	}{
+		{name: "native block in the kubelet's default range", maps: mp(0, 1<<31, 65536), origin: native, a: a},
+		{name: "native block overlapping the allowed ranges", maps: mp(0, 196608, 65536), origin: native, a: a},
+		{name: "native block below the kubelet's range", maps: mp(0, 0, 65536), origin: native,
+			a:      Allowed{Ranges: a.Ranges, Source: "S", PolicyKey: "allowed_uids", Kubelet: &KubeletAllowed{Ranges: []idmap.Range{{First: 1 << 20, Last: 1<<20 + 110*65536 - 1}}, Source: `/etc/subuid entries of "kubelet"`}},
+			reason: `uid_map extent #1 (0 0 65536) uses host UIDs 0-65535 outside the allowed ranges (200000-299999 from S; native user namespaces (hostUsers: false) also 1048576-8257535 from /etc/subuid entries of "kubelet")`, wantFix: fixNative},
+		{name: "native block outside a kubelet subid range", maps: mp(0, 1<<31, 65536), origin: native,
+			a:      Allowed{Ranges: a.Ranges, Source: "S", RootRange: project, PolicyKey: "allowed_uids", Kubelet: &KubeletAllowed{Ranges: []idmap.Range{{First: 1 << 20, Last: 1<<20 + 110*65536 - 1}}, Source: `/etc/subuid entries of "kubelet"`}},
+			reason: `uid_map extent #1 (0 2147483648 65536) uses host UIDs 2147483648-2147549183 outside the allowed ranges (200000-299999 from S; single-ID root extents also 1000000000-1999999999; native user namespaces (hostUsers: false) also 1048576-8257535 from /etc/subuid entries of "kubelet")`, wantFix: fixNative},
+		{name: "native block with kubelet_default_range none", maps: mp(0, 1<<31, 65536), origin: native,
+			a:      Allowed{Ranges: a.Ranges, Source: "S", PolicyKey: "allowed_uids", Kubelet: &KubeletAllowed{Source: `kubelet_default_range (no "kubelet" entry in /etc/subuid)`}},
+			reason: `uid_map extent #1 (0 2147483648 65536) uses host UIDs 2147483648-2147549183 outside the allowed ranges (200000-299999 from S; native user namespaces (hostUsers: false) also none from kubelet_default_range (no "kubelet" entry in /etc/subuid))`, wantFix: fixNative},
+		{name: "kubelet range disabled (kubelet_subid_owner none)", maps: mp(0, 1<<31, 65536), origin: native,
+			a:      Allowed{Ranges: a.Ranges, Source: "S", RootRange: project, PolicyKey: "allowed_uids"},
+			reason: "uid_map extent #1 (0 2147483648 65536) uses host UIDs 2147483648-2147549183" + tail, wantFix: fixDefault},
+		{name: "annotation imitating the kubelet's shape", maps: mp(0, 1<<31, 65536), origin: annotated, a: a,
+			reason: "uid_map extent #1 (0 2147483648 65536) uses host UIDs 2147483648-2147549183" + tail, wantFix: fixAnnotate},
+		{name: "annotation mapping inside the kubelet's range, another shape", maps: mp(0, 300000, 65536),
+			origin: Origin{Annotation: "userns-mode.crio.io"}, a: a,
+			reason: "uid_map extent #1 (0 300000 65536) uses host UIDs 300000-365535" + tail, wantFix: fixDefault},
+		{name: "no annotation but not the kubelet's shape (crio.conf uid_mappings)", maps: mp(0, 300000, 65536), origin: Origin{}, a: a,
+			reason: "uid_map extent #1 (0 300000 65536) uses host UIDs 300000-365535" + tail, wantFix: fixDefault},
+		{name: "annotation, kubelet shape, outside the kubelet's range too", maps: mp(0, 0, 65536), origin: annotated, a: a,
+			reason: "uid_map extent #1 (0 0 65536) uses host UIDs 0-65535" + tail, wantFix: fixDefault},
+	} {
+		got := CheckAllowedRanges(UID, tc.maps, tc.a, tc.origin)
+		if tc.reason == "" {
+			if got != nil {
+				t.Errorf("%s: %v", tc.name, reasons(got))
+			}
+			continue
+		}
+		if len(got) != 1 || got[0].Reason != tc.reason || got[0].Fix != tc.wantFix || got[0].Check != AllowedRanges || got[0].Map != "uid_map" {
+			t.Errorf("%s:\n got %+v\nwant reason %q\n     fix    %q", tc.name, got, tc.reason, tc.wantFix)
+		}
 	}
 }
 
