@@ -32,13 +32,19 @@ const (
 	withHook flavour = "hook"
 	// withAuditHook is the same with the hook's policy in audit mode.
 	withAuditHook flavour = "hook-audit"
+	// patchedNoCaps is patched CRI-O with userns_reinstate_capabilities
+	// emptied (CRI-O's own default) by a drop-in after contrib's.
+	patchedNoCaps flavour = "patched-nocaps"
 )
+
+// noCapsDropIn sorts after contrib's 99-crio-userns.conf and overrides it.
+const noCapsDropIn = "99-zz-e2e-no-reinstate-caps.conf"
 
 // crioVersion is the release the e2e suite builds and runs.
 const crioVersion = "v1.36.3"
 
 func (f flavour) binDir() string {
-	if f == withHook || f == withAuditHook {
+	if f == withHook || f == withAuditHook || f == patchedNoCaps {
 		f = patched
 	}
 	env := map[flavour]string{pristine: "CRIO_PRISTINE_DIR", patched: "CRIO_PATCHED_DIR"}[f]
@@ -90,6 +96,9 @@ func nodeFor(t testing.TB, f flavour) *node.Node {
 	dropIns, err := node.ReadFiles(filepath.Join(repo.MustRoot(), "contrib", "crio.conf.d"), ".conf")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if f == patchedNoCaps {
+		dropIns[noCapsDropIn] = []byte("[crio.runtime]\nuserns_reinstate_capabilities = []\n")
 	}
 	var hooks map[string][]byte
 	if f == withHook || f == withAuditHook {

@@ -1,0 +1,315 @@
+package e2e
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/crio-userns/crio-userns/test/podrun"
+	"github.com/crio-userns/crio-userns/test/scenarios"
+)
+
+// Issue 4: patches/v1.36.3 0004 adds CRI-O's userns_reinstate_capabilities,
+// which contrib/crio.conf.d sets to ["SETUID", "SETGID"]. Containers of pods
+// in a user namespace made for them (userns-mode auto/private, hostUsers:
+// false) that maps no host root get SETUID and SETGID back after the SCC
+// dropped them; nowhere else. With the option empty (CRI-O's default, flavour
+// patchedNoCaps) everything is as on pristine CRI-O.
+
+const (
+	allSwitched  = "SUMMARY switched=5/5 root=ok daemon=ok operator=ok nobody=ok mail=ok"
+	onlyRootRuns = "SUMMARY switched=1/5 root=ok daemon=fail operator=fail nobody=fail mail=fail"
+
+	// autoRangeStart is where the node's "containers" subordinate IDs, which
+	// CRI-O's auto user namespaces take their ranges from, begin.
+	autoRangeStart = 200000
+
+	// Bits of CapBnd/CapEff (linux/capability.h).
+	capSetGID = 6
+	capSetUID = 7
+)
+
+// capsCase is one pod of issue 4's e2e list.
+type capsCase struct {
+	manifest string
+	scc      string
+	// pristine is the manifest pristine CRI-O runs for the same pod: field
+	// report 000's pod-level runAsUser where the case needs patch 0003.
+	pristine string
+	// reinstated: whether SETUID/SETGID come back with the option set.
+	reinstated bool
+}
+
+var capsCases = map[string]capsCase{
+	// 1. Field report 000's manifest without runAsUser under restricted.
+	"restricted": {
+		manifest:   scenarios.Path("000-usernstest-no-runasuser-hold.yaml"),
+		scc:        podrun.SCCRestricted,
+		pristine:   scenarios.Path("000-usernstest-map-to-root-hold.yaml"),
+		reinstated: true,
+	},
+	// 2. The same under restricted-v2, which drops ALL.
+	"restricted-v2": {
+		manifest:   scenarios.Path("000-usernstest-no-runasuser-hold.yaml"),
+		scc:        podrun.SCCRestrictedV2,
+		pristine:   scenarios.Path("000-usernstest-map-to-root-hold.yaml"),
+		reinstated: true,
+	},
+	// 3. The same pod in the host user namespace.
+	"host-userns": {
+		manifest: scenarios.Path("000-usernstest-host-userns.yaml"),
+		scc:      podrun.SCCRestricted,
+		pristine: scenarios.Path("000-usernstest-host-userns.yaml"),
+	},
+	// 4. A private mapping that holds host UID 0.
+	"private-host-root": {
+		manifest: scenarios.Path("private-host-root-drop-setuid.yaml"),
+		scc:      podrun.SCCAnyUID,
+		pristine: scenarios.Path("private-host-root-drop-setuid.yaml"),
+	},
+	// 5. Kubernetes user namespaces, SETUID/SETGID dropped by the pod.
+	"native-userns": {
+		manifest:   scenarios.Path("native-userns-drop-setuid.yaml"),
+		scc:        podrun.SCCAnyUID,
+		pristine:   scenarios.Path("native-userns-drop-setuid.yaml"),
+		reinstated: true,
+	},
+}
+
+// capsOrder runs the cases in a fixed order (map order is random).
+var capsOrder = []string{"restricted", "restricted-v2", "host-userns", "private-host-root", "native-userns"}
+
+// capsResult is what one case did on one node.
+type capsResult struct {
+	c *podrun.ContainerResult
+	// logged: crio logged that it reinstated capabilities for the container.
+	logged bool
+}
+
+// capsResults caches the runs, so that each flavour's node comes up once
+// for all the tests below, whichever of them run.
+var capsResults = map[flavour]map[string]capsResult{}
+
+// capsRun runs case name on a node of flavour f (once) and returns what its
+// only container did. On pristine it runs the case's pristine manifest.
+func capsRun(t *testing.T, f flavour, name string) capsResult {
+	t.Helper()
+	if r, ok := capsResults[f][name]; ok {
+		return r
+	}
+	tc := capsCases[name]
+	manifest := tc.manifest
+	if f == pristine {
+		manifest = tc.pristine
+	}
+	n := nodeFor(t, f)
+	res := run(t, n, manifest, podrun.Options{SCC: tc.scc})
+	c := onlyContainer(t, res)
+	requireRunning(t, res, c)
+	assertIdle(t, n)
+
+	log, err := os.ReadFile(n.CrioLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := capsResult{c: c, logged: reinstatedLogged(string(log), res.Namespace+"/"+res.Pod, c.Name)}
+	if capsResults[f] == nil {
+		capsResults[f] = map[string]capsResult{}
+	}
+	capsResults[f][name] = r
+	return r
+}
+
+// reinstatedLogged reports whether crio's log has the info line of 0004 for
+// the container of pod (NAMESPACE/NAME).
+func reinstatedLogged(log, pod, container string) bool {
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "level=info") && strings.Contains(line, "Reinstated capabilities CAP_SETUID, CAP_SETGID for container "+container+" of pod "+pod+",") {
+			return true
+		}
+	}
+	return false
+}
+
+// hasCap reports whether capability bit is set in a /proc status mask.
+func hasCap(t *testing.T, mask string, bit uint) bool {
+	t.Helper()
+	v, err := strconv.ParseUint(mask, 16, 64)
+	if err != nil {
+		t.Fatalf("capability mask %q: %v", mask, err)
+	}
+	return v&(1<<bit) != 0
+}
+
+// requireSetIDCaps fails t unless SETUID and SETGID are both in (want) or
+// both out of (!want) the container's bounding and effective sets.
+func requireSetIDCaps(t *testing.T, c *podrun.ContainerResult, want bool) {
+	t.Helper()
+	for set, mask := range map[string]string{"CapBnd": c.CapBnd, "CapEff": c.CapEff} {
+		uid, gid := hasCap(t, mask, capSetUID), hasCap(t, mask, capSetGID)
+		if uid != want || gid != want {
+			t.Errorf("%s %s: SETUID %v, SETGID %v; want %v", set, mask, uid, gid, want)
+		}
+	}
+}
+
+// heldChildren returns the host UID of each held usernstest child by
+// account name, with its UID inside the namespace.
+func heldChildren(c *podrun.ContainerResult) map[string][2]int64 {
+	out := map[string][2]int64{}
+	for _, p := range c.Processes {
+		f := strings.Fields(p.Cmd) // "usernstest child NAME UID:GID hold D"
+		if len(f) < 4 || f[1] != "child" {
+			continue
+		}
+		uid, err := strconv.ParseInt(strings.SplitN(f[3], ":", 2)[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		out[f[2]] = [2]int64{uid, p.HostUID}
+	}
+	return out
+}
+
+// hostID translates an ID inside the namespace through uid_map rows.
+func hostID(rows [][3]uint32, inside int64) (int64, bool) {
+	for _, r := range rows {
+		if inside >= int64(r[0]) && inside < int64(r[0])+int64(r[2]) {
+			return int64(r[1]) + inside - int64(r[0]), true
+		}
+	}
+	return 0, false
+}
+
+// Issue 4, e2e 1 and 2: field report 000's pod without any runAsUser
+// switches to all five accounts under restricted and restricted-v2, root on
+// the project's UID and the others on the pod's auto range (the picture of
+// field report 004).
+func TestReinstateCapsRestricted(t *testing.T) {
+	for _, name := range []string{"restricted", "restricted-v2"} {
+		t.Run(name, func(t *testing.T) {
+			r := capsRun(t, patched, name)
+			c := r.c
+			if got := summary(t, c); got != allSwitched {
+				t.Errorf("%q, want %q", got, allSwitched)
+			}
+			requireSetIDCaps(t, c, true)
+			if !r.logged {
+				t.Errorf("crio logged no \"Reinstated capabilities CAP_SETUID, CAP_SETGID\" line for the container")
+			}
+			if !c.HasUIDMapping(0, projectRoot, 1) {
+				t.Fatalf("uid_map %s lacks [0 %d 1]", mapString(c.UIDMap), projectRoot)
+			}
+			children := heldChildren(c)
+			for _, account := range []string{"root", "daemon", "operator", "nobody", "mail"} {
+				ids, ok := children[account]
+				if !ok {
+					t.Errorf("no held child %s; processes: %+v", account, c.Processes)
+					continue
+				}
+				want, ok := hostID(c.UIDMap, ids[0])
+				switch {
+				case !ok:
+					t.Errorf("child %s: uid %d is not in uid_map %s", account, ids[0], mapString(c.UIDMap))
+				case account == "root" && want != projectRoot:
+					t.Errorf("root maps to host %d, want the project's %d", want, projectRoot)
+				case account != "root" && (want == projectRoot || want < autoRangeStart):
+					t.Errorf("child %s (uid %d) maps to host %d, outside the pod's auto range; uid_map %s", account, ids[0], want, mapString(c.UIDMap))
+				}
+				if ids[1] != want {
+					t.Errorf("child %s (uid %d): host uid %d, want %d; uid_map %s", account, ids[0], ids[1], want, mapString(c.UIDMap))
+				}
+			}
+		})
+	}
+}
+
+// Issue 4, e2e 3: in the host user namespace nothing is reinstated: the
+// same SUMMARY as on pristine, and no SETUID/SETGID in the bounding set.
+func TestReinstateCapsNotInHostUserns(t *testing.T) {
+	p := capsRun(t, patched, "host-userns")
+	if len(p.c.UIDMap) != 1 || p.c.UIDMap[0] != [3]uint32{0, 0, 4294967295} {
+		t.Fatalf("uid_map %s: want the host user namespace", mapString(p.c.UIDMap))
+	}
+	if hasCap(t, p.c.CapBnd, capSetUID) || hasCap(t, p.c.CapBnd, capSetGID) {
+		t.Errorf("CapBnd %s holds SETUID or SETGID in the host user namespace", p.c.CapBnd)
+	}
+	if p.logged {
+		t.Errorf("crio logged reinstated capabilities for a pod in the host user namespace")
+	}
+	q := capsRun(t, pristine, "host-userns")
+	if got, want := summary(t, p.c), summary(t, q.c); got != want {
+		t.Errorf("%q, want pristine's %q", got, want)
+	}
+	if p.c.CapBnd != q.c.CapBnd || p.c.CapEff != q.c.CapEff {
+		t.Errorf("CapBnd %s CapEff %s, want pristine's %s %s", p.c.CapBnd, p.c.CapEff, q.c.CapBnd, q.c.CapEff)
+	}
+}
+
+// Issue 4, e2e 4: a private mapping that maps host UID 0 gets nothing back:
+// the container keeps the drop of SETUID/SETGID, as on pristine.
+func TestReinstateCapsNotWithHostRoot(t *testing.T) {
+	p := capsRun(t, patched, "private-host-root")
+	if !p.c.HasUIDMapping(0, 0, 65536) {
+		t.Fatalf("uid_map %s: want host root mapped (0 0 65536)", mapString(p.c.UIDMap))
+	}
+	if got := summary(t, p.c); got != onlyRootRuns {
+		t.Errorf("%q, want %q", got, onlyRootRuns)
+	}
+	requireSetIDCaps(t, p.c, false)
+	if p.logged {
+		t.Errorf("crio logged reinstated capabilities for a user namespace that maps host root")
+	}
+	q := capsRun(t, pristine, "private-host-root")
+	if got, want := summary(t, p.c), summary(t, q.c); got != want || p.c.CapBnd != q.c.CapBnd {
+		t.Errorf("%q CapBnd %s, want pristine's %q %s", got, p.c.CapBnd, want, q.c.CapBnd)
+	}
+}
+
+// Issue 4, e2e 5: Kubernetes user namespaces (hostUsers: false) get them
+// back too.
+func TestReinstateCapsNativeUserns(t *testing.T) {
+	p := capsRun(t, patched, "native-userns")
+	if len(p.c.UIDMap) != 1 || p.c.UIDMap[0][0] != 0 || p.c.UIDMap[0][1] < podrun.UsernsBlockSize || p.c.UIDMap[0][2] != podrun.UsernsBlockSize {
+		t.Fatalf("uid_map %s: want the kubelet's one block 0 BASE 65536", mapString(p.c.UIDMap))
+	}
+	if got := summary(t, p.c); got != allSwitched {
+		t.Errorf("%q, want %q", got, allSwitched)
+	}
+	requireSetIDCaps(t, p.c, true)
+	if !p.logged {
+		t.Errorf("crio logged no \"Reinstated capabilities CAP_SETUID, CAP_SETGID\" line for the container")
+	}
+}
+
+// Issue 4, e2e 6: with the option empty (CRI-O's default) every case above
+// behaves as on pristine CRI-O: same SUMMARY, same bounding and effective
+// sets, and nothing logged.
+func TestReinstateCapsOptionEmptyIsPristine(t *testing.T) {
+	want := map[string]string{}
+	for _, name := range capsOrder {
+		q := capsRun(t, pristine, name)
+		want[name] = summary(t, q.c)
+		if q.logged {
+			t.Errorf("%s: pristine CRI-O logged reinstated capabilities", name)
+		}
+	}
+	for _, name := range capsOrder {
+		t.Run(name, func(t *testing.T) {
+			p, q := capsRun(t, patchedNoCaps, name), capsResults[pristine][name]
+			if got := summary(t, p.c); got != want[name] {
+				t.Errorf("%q, want pristine's %q", got, want[name])
+			}
+			if p.c.CapBnd != q.c.CapBnd || p.c.CapEff != q.c.CapEff {
+				t.Errorf("CapBnd %s CapEff %s, want pristine's %s %s", p.c.CapBnd, p.c.CapEff, q.c.CapBnd, q.c.CapEff)
+			}
+			if p.logged {
+				t.Errorf("crio logged reinstated capabilities with the option empty")
+			}
+			if capsCases[name].reinstated && want[name] != onlyRootRuns {
+				t.Errorf("pristine's %q: the case does not show the defect (want %q)", want[name], onlyRootRuns)
+			}
+		})
+	}
+}
