@@ -16,7 +16,7 @@ CRIO_DIR := $(OUTPUT)/crio/$(CRIO_FLAVOUR)/bin
 CRIO_PRISTINE_DIR := $(OUTPUT)/crio/$(CRIO_VERSION)-pristine/bin
 CRIO_PATCHED_DIR := $(OUTPUT)/crio/$(CRIO_VERSION)/bin
 
-TOOLS := crio-build crio-node podrun demo crio-userns-hook
+TOOLS := crio-build crio-node podrun demo crio-userns-hook crio-userns-machineconfig
 E2E_TIMEOUT ?= 40m
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 DESTDIR ?=
@@ -116,3 +116,12 @@ install: $(BIN)/crio-userns-hook
 
 clean: node-down
 	rm -rf $(OUTPUT)
+
+# The OpenShift MachineConfig generator (contrib/machineconfig) and its
+# rendered example, which a unit test keeps equal to the generator's output.
+MACHINECONFIG_EXAMPLE_ARGS := --role worker --cri-o-rpm https://example.com/cri-o-1.36.3-990.userns.1.el9.x86_64.rpm
+.PHONY: machineconfig
+machineconfig: $(BIN)/crio-userns-machineconfig
+	$(BIN)/crio-userns-machineconfig $(MACHINECONFIG_EXAMPLE_ARGS) -o contrib/examples/machineconfig-worker.yaml
+$(BIN)/crio-userns-machineconfig: FORCE
+	$(GO) build -o $@ ./contrib/machineconfig/cmd/crio-userns-machineconfig
