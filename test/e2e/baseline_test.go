@@ -28,7 +28,7 @@ func TestPristineMapToRootWithPodRunAsUserRuns(t *testing.T) {
 		c := onlyContainer(t, res)
 		requireRunning(t, res, c)
 		if !c.HasUIDMapping(0, projectRoot, 1) {
-			t.Errorf("%s: uid_map %s lacks [0 %d 1]", tc.manifest, mapString(c.UIDMap), projectRoot)
+			t.Errorf("%s: uid_map %s lacks [0 %d 1]", tc.manifest, mapString(c.UIDMapSeen()), projectRoot)
 		}
 		if tc.want != "" {
 			// restricted drops SETUID/SETGID: in-namespace root cannot switch users.
@@ -87,10 +87,10 @@ func TestPristineMultiUserWithAnyUID(t *testing.T) {
 	c = onlyContainer(t, res)
 	requireRunning(t, res, c)
 	summary(t, c)
-	if len(c.UIDMap) != 1 || c.UIDMap[0][0] != 0 || c.UIDMap[0][2] != 65536 {
-		t.Fatalf("uid_map %s: want one extent 0 BASE 65536 (runAsUser 0 is container-level, so map-to-root adds nothing)", mapString(c.UIDMap))
+	if len(c.UIDMapSeen()) != 1 || c.UIDMapSeen()[0][0] != 0 || c.UIDMapSeen()[0][2] != 65536 {
+		t.Fatalf("uid_map %s: want one extent 0 BASE 65536 (runAsUser 0 is container-level, so map-to-root adds nothing)", mapString(c.UIDMapSeen()))
 	}
-	base := int64(c.UIDMap[0][1])
+	base := int64(c.UIDMapSeen()[0][1])
 	wantHost := map[string]int64{"root": base, "daemon": base + 2, "operator": base + 11, "nobody": base + 65534, "mail": base + 8}
 	seen := map[string]bool{}
 	for _, p := range c.Processes {

@@ -199,7 +199,7 @@ func TestReinstateCapsRestricted(t *testing.T) {
 				t.Errorf("crio logged no \"Reinstated capabilities CAP_SETUID, CAP_SETGID\" line for the container")
 			}
 			if !c.HasUIDMapping(0, projectRoot, 1) {
-				t.Fatalf("uid_map %s lacks [0 %d 1]", mapString(c.UIDMap), projectRoot)
+				t.Fatalf("uid_map %s lacks [0 %d 1]", mapString(c.UIDMapSeen()), projectRoot)
 			}
 			children := heldChildren(c)
 			for _, account := range []string{"root", "daemon", "operator", "nobody", "mail"} {
@@ -208,17 +208,17 @@ func TestReinstateCapsRestricted(t *testing.T) {
 					t.Errorf("no held child %s; processes: %+v", account, c.Processes)
 					continue
 				}
-				want, ok := hostID(c.UIDMap, ids[0])
+				want, ok := hostID(c.UIDMapSeen(), ids[0])
 				switch {
 				case !ok:
-					t.Errorf("child %s: uid %d is not in uid_map %s", account, ids[0], mapString(c.UIDMap))
+					t.Errorf("child %s: uid %d is not in uid_map %s", account, ids[0], mapString(c.UIDMapSeen()))
 				case account == "root" && want != projectRoot:
 					t.Errorf("root maps to host %d, want the project's %d", want, projectRoot)
 				case account != "root" && (want == projectRoot || want < autoRangeStart):
-					t.Errorf("child %s (uid %d) maps to host %d, outside the pod's auto range; uid_map %s", account, ids[0], want, mapString(c.UIDMap))
+					t.Errorf("child %s (uid %d) maps to host %d, outside the pod's auto range; uid_map %s", account, ids[0], want, mapString(c.UIDMapSeen()))
 				}
 				if ids[1] != want {
-					t.Errorf("child %s (uid %d): host uid %d, want %d; uid_map %s", account, ids[0], ids[1], want, mapString(c.UIDMap))
+					t.Errorf("child %s (uid %d): host uid %d, want %d; uid_map %s", account, ids[0], ids[1], want, mapString(c.UIDMapSeen()))
 				}
 			}
 		})
@@ -229,8 +229,8 @@ func TestReinstateCapsRestricted(t *testing.T) {
 // same SUMMARY as on pristine, and no SETUID/SETGID in the bounding set.
 func TestReinstateCapsNotInHostUserns(t *testing.T) {
 	p := capsRun(t, patched, "host-userns")
-	if len(p.c.UIDMap) != 1 || p.c.UIDMap[0] != [3]uint32{0, 0, 4294967295} {
-		t.Fatalf("uid_map %s: want the host user namespace", mapString(p.c.UIDMap))
+	if len(p.c.UIDMapSeen()) != 1 || p.c.UIDMapSeen()[0] != [3]uint32{0, 0, 4294967295} {
+		t.Fatalf("uid_map %s: want the host user namespace", mapString(p.c.UIDMapSeen()))
 	}
 	if hasCap(t, p.c.CapBnd, capSetUID) || hasCap(t, p.c.CapBnd, capSetGID) {
 		t.Errorf("CapBnd %s holds SETUID or SETGID in the host user namespace", p.c.CapBnd)
@@ -252,7 +252,7 @@ func TestReinstateCapsNotInHostUserns(t *testing.T) {
 func TestReinstateCapsNotWithHostRoot(t *testing.T) {
 	p := capsRun(t, patched, "private-host-root")
 	if !p.c.HasUIDMapping(0, 0, 65536) {
-		t.Fatalf("uid_map %s: want host root mapped (0 0 65536)", mapString(p.c.UIDMap))
+		t.Fatalf("uid_map %s: want host root mapped (0 0 65536)", mapString(p.c.UIDMapSeen()))
 	}
 	if got := summary(t, p.c); got != onlyRootRuns {
 		t.Errorf("%q, want %q", got, onlyRootRuns)
@@ -271,8 +271,8 @@ func TestReinstateCapsNotWithHostRoot(t *testing.T) {
 // back too.
 func TestReinstateCapsNativeUserns(t *testing.T) {
 	p := capsRun(t, patched, "native-userns")
-	if len(p.c.UIDMap) != 1 || p.c.UIDMap[0][0] != 0 || p.c.UIDMap[0][1] < podrun.UsernsBlockSize || p.c.UIDMap[0][2] != podrun.UsernsBlockSize {
-		t.Fatalf("uid_map %s: want the kubelet's one block 0 BASE 65536", mapString(p.c.UIDMap))
+	if len(p.c.UIDMapSeen()) != 1 || p.c.UIDMapSeen()[0][0] != 0 || p.c.UIDMapSeen()[0][1] < podrun.UsernsBlockSize || p.c.UIDMapSeen()[0][2] != podrun.UsernsBlockSize {
+		t.Fatalf("uid_map %s: want the kubelet's one block 0 BASE 65536", mapString(p.c.UIDMapSeen()))
 	}
 	if got := summary(t, p.c); got != allSwitched {
 		t.Errorf("%q, want %q", got, allSwitched)

@@ -159,10 +159,10 @@ func TestHookPassesNativeUserns(t *testing.T) {
 	res := run(t, n, scenarios.Path("native-userns.yaml"), podrun.Options{SCC: podrun.SCCAnyUID})
 	c := onlyContainer(t, res)
 	requireRunning(t, res, c)
-	if len(c.UIDMap) != 1 || c.UIDMap[0][0] != 0 || c.UIDMap[0][2] != podrun.UsernsBlockSize ||
-		c.UIDMap[0][1] < podrun.DefaultUsernsRange.First || c.UIDMap[0][1]%podrun.UsernsBlockSize != 0 ||
-		mapString(c.GIDMap) != mapString(c.UIDMap) {
-		t.Fatalf("uid_map %s, gid_map %s: want the kubelet's one block 0 BASE 65536 in both", mapString(c.UIDMap), mapString(c.GIDMap))
+	if len(c.UIDMapSeen()) != 1 || c.UIDMapSeen()[0][0] != 0 || c.UIDMapSeen()[0][2] != podrun.UsernsBlockSize ||
+		c.UIDMapSeen()[0][1] < podrun.DefaultUsernsRange.First || c.UIDMapSeen()[0][1]%podrun.UsernsBlockSize != 0 ||
+		mapString(c.GIDMap) != mapString(c.UIDMapSeen()) {
+		t.Fatalf("uid_map %s, gid_map %s: want the kubelet's one block 0 BASE 65536 in both", mapString(c.UIDMapSeen()), mapString(c.GIDMap))
 	}
 	// The hook did check it: a container that passes is registered for
 	// check 7, under its pod and with its maps.
@@ -171,7 +171,7 @@ func TestHookPassesNativeUserns(t *testing.T) {
 		t.Fatalf("the hook registered nothing: %v", err)
 	}
 	wantEntry := fmt.Sprintf("\t%s\tnative-userns\tusernstest\t", res.Namespace)
-	wantMap := fmt.Sprintf("0:%d:65536", c.UIDMap[0][1])
+	wantMap := fmt.Sprintf("0:%d:65536", c.UIDMapSeen()[0][1])
 	if !strings.Contains(string(reg), wantEntry) || !strings.Contains(string(reg), wantMap) {
 		t.Errorf("registry lacks the pod (%q, %q):\n%s", wantEntry, wantMap, reg)
 	}
@@ -190,13 +190,13 @@ func TestHookRunsEarlierScenarios(t *testing.T) {
 	projectRootMapped := func(t *testing.T, c *podrun.ContainerResult) {
 		t.Helper()
 		if !c.HasUIDMapping(0, projectRoot, 1) {
-			t.Errorf("%s: uid_map %s lacks [0 %d 1]", c.Name, mapString(c.UIDMap), projectRoot)
+			t.Errorf("%s: uid_map %s lacks [0 %d 1]", c.Name, mapString(c.UIDMapSeen()), projectRoot)
 		}
 	}
 	oneBlock := func(t *testing.T, c *podrun.ContainerResult) {
 		t.Helper()
-		if len(c.UIDMap) != 1 || c.UIDMap[0][0] != 0 || c.UIDMap[0][1] == 0 || c.UIDMap[0][2] != 65536 {
-			t.Errorf("uid_map %s, want one extent 0 BASE 65536 with BASE != 0", mapString(c.UIDMap))
+		if len(c.UIDMapSeen()) != 1 || c.UIDMapSeen()[0][0] != 0 || c.UIDMapSeen()[0][1] == 0 || c.UIDMapSeen()[0][2] != 65536 {
+			t.Errorf("uid_map %s, want one extent 0 BASE 65536 with BASE != 0", mapString(c.UIDMapSeen()))
 		}
 	}
 	for _, tc := range []struct {
@@ -215,8 +215,8 @@ func TestHookRunsEarlierScenarios(t *testing.T) {
 			func(t *testing.T, res *podrun.Result) {
 				c := onlyContainer(t, res)
 				requireRunning(t, res, c)
-				if len(c.UIDMap) != 2 || c.UIDMap[0][0] != 1 || c.UIDMap[0][2] != 65535 || !c.HasUIDMapping(0, projectRoot, 1) {
-					t.Errorf("uid_map %s, want upstream's [1 BASE 65535] [0 %d 1]", mapString(c.UIDMap), projectRoot)
+				if len(c.UIDMapSeen()) != 2 || c.UIDMapSeen()[0][0] != 1 || c.UIDMapSeen()[0][2] != 65535 || !c.HasUIDMapping(0, projectRoot, 1) {
+					t.Errorf("uid_map %s, want upstream's [1 BASE 65535] [0 %d 1]", mapString(c.UIDMapSeen()), projectRoot)
 				}
 				// The shipped drop-in reinstates SETUID/SETGID (patch 0004).
 				if got := summary(t, c); got != allSwitched {

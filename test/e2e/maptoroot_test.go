@@ -27,7 +27,7 @@ func TestMapToRootFallsBackToContainerRunAsUser(t *testing.T) {
 	c := onlyContainer(t, res)
 	requireRunning(t, res, c)
 	if !c.HasUIDMapping(0, projectRoot, 1) {
-		t.Errorf("uid_map %s lacks [0 %d 1]", mapString(c.UIDMap), projectRoot)
+		t.Errorf("uid_map %s lacks [0 %d 1]", mapString(c.UIDMapSeen()), projectRoot)
 	}
 	if c.Exec == nil || !strings.Contains(c.Exec.Stdout, rootLine) {
 		t.Errorf("uid_map seen in the pod (oc rsh): %+v", c.Exec)
@@ -50,7 +50,7 @@ func TestMapToRootInitAndTwoContainersShareOneNamespace(t *testing.T) {
 	first, second := res.Containers[1], res.Containers[2]
 	for _, c := range []*podrun.ContainerResult{first, second} {
 		if !c.HasUIDMapping(0, projectRoot, 1) {
-			t.Errorf("%s: uid_map %s lacks [0 %d 1]", c.Name, mapString(c.UIDMap), projectRoot)
+			t.Errorf("%s: uid_map %s lacks [0 %d 1]", c.Name, mapString(c.UIDMapSeen()), projectRoot)
 		}
 	}
 	// Auto ranges are disjoint between pods, so equal maps mean one namespace.
@@ -90,8 +90,8 @@ func TestMapToRootWithPodRunAsUserIsUpstream(t *testing.T) {
 	res := run(t, n, scenarios.Path("000-usernstest-map-to-root.yaml"), podrun.Options{SCC: podrun.SCCRestricted})
 	c := onlyContainer(t, res)
 	requireRunning(t, res, c)
-	if len(c.UIDMap) != 2 || c.UIDMap[0][0] != 1 || c.UIDMap[0][2] != 65535 || !c.HasUIDMapping(0, projectRoot, 1) {
-		t.Errorf("uid_map %s, want upstream's [1 BASE 65535] [0 %d 1]", mapString(c.UIDMap), projectRoot)
+	if len(c.UIDMapSeen()) != 2 || c.UIDMapSeen()[0][0] != 1 || c.UIDMapSeen()[0][2] != 65535 || !c.HasUIDMapping(0, projectRoot, 1) {
+		t.Errorf("uid_map %s, want upstream's [1 BASE 65535] [0 %d 1]", mapString(c.UIDMapSeen()), projectRoot)
 	}
 	if got, want := summary(t, c), "SUMMARY switched=1/5 root=ok daemon=fail operator=fail nobody=fail mail=fail"; got != want {
 		t.Errorf("%q, want %q (as on pristine)", got, want)
@@ -106,8 +106,8 @@ func TestMapToRootNeverMapsHostRoot(t *testing.T) {
 	res := run(t, n, scenarios.Example("004-multiuser-test.yaml"), podrun.Options{SCC: podrun.SCCAnyUID})
 	c := onlyContainer(t, res)
 	requireRunning(t, res, c)
-	if len(c.UIDMap) != 1 || c.UIDMap[0][0] != 0 || c.UIDMap[0][1] == 0 || c.UIDMap[0][2] != 65536 {
-		t.Errorf("uid_map %s, want one extent 0 BASE 65536 with BASE != 0", mapString(c.UIDMap))
+	if len(c.UIDMapSeen()) != 1 || c.UIDMapSeen()[0][0] != 0 || c.UIDMapSeen()[0][1] == 0 || c.UIDMapSeen()[0][2] != 65536 {
+		t.Errorf("uid_map %s, want one extent 0 BASE 65536 with BASE != 0", mapString(c.UIDMapSeen()))
 	}
 	if got, want := summary(t, c), "SUMMARY switched=5/5 root=ok daemon=ok operator=ok nobody=ok mail=ok"; got != want {
 		t.Errorf("%q, want %q", got, want)
@@ -124,7 +124,7 @@ func TestMapToRootSurvivesRestartBeforeFirstContainer(t *testing.T) {
 			c := onlyContainer(t, res)
 			requireRunning(t, res, c)
 			if !c.HasUIDMapping(0, projectRoot, 1) {
-				t.Errorf("after a %v restart: uid_map %s lacks [0 %d 1]", sig, mapString(c.UIDMap), projectRoot)
+				t.Errorf("after a %v restart: uid_map %s lacks [0 %d 1]", sig, mapString(c.UIDMapSeen()), projectRoot)
 			}
 			assertIdle(t, n)
 		})
@@ -173,7 +173,7 @@ func TestMapToRootConcurrentPodsGetDisjointRanges(t *testing.T) {
 			t.Errorf("pod %d did not run with [0 %d 1]:\n%s", i, projectRoot, text(res))
 			continue
 		}
-		for _, m := range c.UIDMap {
+		for _, m := range c.UIDMapSeen() {
 			if m[0] != 0 { // the shared root extent is the project's UID, by design
 				ranges = append(ranges, extent{m[1], m[1] + m[2] - 1})
 			}
@@ -206,7 +206,7 @@ func TestMapToRootMapsRunAsGroupAndKeepsFSGroup(t *testing.T) {
 	c := onlyContainer(t, res)
 	requireRunning(t, res, c)
 	if !c.HasUIDMapping(0, projectRoot, 1) || !c.HasGIDMapping(0, projectRoot+7, 1) {
-		t.Errorf("uid_map %s gid_map %s: want [0 %d 1] and [0 %d 1]", mapString(c.UIDMap), mapString(c.GIDMap), projectRoot, projectRoot+7)
+		t.Errorf("uid_map %s gid_map %s: want [0 %d 1] and [0 %d 1]", mapString(c.UIDMapSeen()), mapString(c.GIDMap), projectRoot, projectRoot+7)
 	}
 	fsGroupMapped := false
 	for _, m := range c.GIDMap {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/crio-userns/crio-userns/internal/idmap"
 )
 
 // Result is the outcome of one podrun run. Failures of the pod (admission,
@@ -120,7 +122,27 @@ func (r *Result) Container(name string) *ContainerResult {
 // HasUIDMapping reports whether the sampled uid_map has the row
 // [inside, outside, count].
 func (c *ContainerResult) HasUIDMapping(inside, outside, count uint32) bool {
-	return hasRow(c.UIDMap, [3]uint32{inside, outside, count})
+	return hasRow(c.UIDMapSeen(), [3]uint32{inside, outside, count})
+}
+
+// UIDMapSeen is the container's uid_map as sampled from the host's /proc,
+// or, when it exited before a sample was taken, the /proc/self/uid_map it
+// printed itself under a "--- uid_map" header (usernstest does): the same
+// kernel data, read from inside.
+func (c *ContainerResult) UIDMapSeen() [][3]uint32 {
+	if len(c.UIDMap) > 0 {
+		return c.UIDMap
+	}
+	_, rest, ok := strings.Cut(c.Log, "--- uid_map\n")
+	if !ok {
+		return nil
+	}
+	section, _, _ := strings.Cut(rest, "--- ")
+	maps, err := idmap.ParseProcMapString(section)
+	if err != nil {
+		return nil
+	}
+	return idmap.Triples(maps)
 }
 
 // HasGIDMapping is HasUIDMapping for gid_map.

@@ -99,3 +99,19 @@ func TestResultText(t *testing.T) {
 		}
 	}
 }
+
+func TestUIDMapSeen(t *testing.T) {
+	sampled := &ContainerResult{UIDMap: [][3]uint32{{0, 200000, 65536}}, Log: "--- uid_map\n 0 1 1\n"}
+	if got := sampled.UIDMapSeen(); len(got) != 1 || got[0] != [3]uint32{0, 200000, 65536} {
+		t.Errorf("a sampled map must win over the log: %v", got)
+	}
+	exited := &ContainerResult{Log: "--- uid_map\n         1     200001      65535\n         0 1000650000          1\n--- gid_map\n 0 5 1\n"}
+	if !exited.HasUIDMapping(0, 1000650000, 1) || !exited.HasUIDMapping(1, 200001, 65535) || len(exited.UIDMapSeen()) != 2 {
+		t.Errorf("map from the log: %v", exited.UIDMapSeen())
+	}
+	for _, log := range []string{"", "no header\n", "--- uid_map\nnot numbers\n"} {
+		if got := (&ContainerResult{Log: log}).UIDMapSeen(); got != nil {
+			t.Errorf("log %q: got %v, want nil", log, got)
+		}
+	}
+}

@@ -48,11 +48,7 @@ func summarize(res *podrun.Result, err error) outcome {
 		default:
 			parts = append(parts, "runs")
 		}
-		maps := toMappings(c.UIDMap)
-		if len(maps) == 0 {
-			// Exited before it was sampled; usernstest prints its own map.
-			maps = loggedUIDMap(c.Log)
-		}
+		maps := toMappings(c.UIDMapSeen())
 		if o.uidMap == "" && len(maps) > 0 {
 			o.uidMap = idmap.FormatProcMap(maps)
 		}
@@ -89,19 +85,4 @@ func toMappings(rows [][3]uint32) []rspec.LinuxIDMapping {
 		m = append(m, rspec.LinuxIDMapping{ContainerID: r[0], HostID: r[1], Size: r[2]})
 	}
 	return m
-}
-
-// loggedUIDMap reads the uid_map usernstest prints between "--- uid_map"
-// and the next "--- " header.
-func loggedUIDMap(log string) []rspec.LinuxIDMapping {
-	_, rest, ok := strings.Cut(log, "--- uid_map\n")
-	if !ok {
-		return nil
-	}
-	section, _, _ := strings.Cut(rest, "--- ")
-	maps, err := idmap.ParseProcMapString(section)
-	if err != nil {
-		return nil
-	}
-	return maps
 }
