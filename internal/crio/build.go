@@ -14,9 +14,10 @@ import (
 	"strings"
 )
 
-// BuildTags are the tags the node and the RPM build CRI-O with: seccomp (needs
+// BuildTags are the tags the node bench builds CRI-O with: seccomp (needs
 // libseccomp), no GPGME (openpgp in Go instead) and no btrfs/devicemapper
-// graph drivers, whose C headers a node image does not carry.
+// graph drivers, whose C headers this machine does not carry. The RPM
+// follows OpenShift's cri-o.spec instead (rpm/cri-o.spec).
 var BuildTags = []string{
 	"seccomp",
 	"containers_image_openpgp",

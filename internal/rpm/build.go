@@ -1,0 +1,133 @@
+package rpm
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Packages are the files Build leaves in Options.Out.
+type Packages struct {
+	SRPMs []string
+	RPMs  []string
+}
+
+// Build makes the source RPMs from Stage's inputs, then rebuilds each in a
+// fresh rpmbuild tree, as a distribution builder would: with --nodeps (the
+// BuildRequires name Red Hat packages; here the toolchain is Debian's and
+// /usr/local/go) and, where it can, inside an empty network namespace so that
+// a build reaching for the network fails. Out ends up holding exactly the
+// new packages.
+func Build(ctx context.Context, o *Options, in *Inputs) (*Packages, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	srpmTop := o.work("srpm")
+	if err := resetDir(srpmTop); err != nil {
+		return nil, err
+	}
+	for _, spec := range in.Specs {
+		args := append(o.defines(srpmTop), "--define", "_sourcedir "+in.Sources, "-bs", spec)
+		if err := o.rpmbuild(ctx, "source RPM of "+filepath.Base(spec), o.work(strings.TrimSuffix(filepath.Base(spec), ".spec")+".srpm.log"), false, args...); err != nil {
+			return nil, err
+		}
+	}
+	srpms, _ := filepath.Glob(filepath.Join(srpmTop, "SRPMS", "*.src.rpm"))
+	if len(srpms) != len(in.Specs) {
+		return nil, fmt.Errorf("rpmbuild -bs made %d source RPMs for %d specs: %v", len(srpms), len(in.Specs), srpms)
+	}
+
+	offline := netnsWorks(ctx)
+	if !offline {
+		fmt.Println("crio-rpm: cannot create a network namespace (needs root and unshare): rebuilding with GOPROXY=off only")
+	}
+	pkgs := &Packages{}
+	for _, srpm := range srpms {
+		name := strings.TrimSuffix(filepath.Base(srpm), ".src.rpm")
+		top := o.work("rebuild", name)
+		if err := resetDir(top); err != nil {
+			return nil, err
+		}
+		args := append(o.defines(top), "--nodeps", "--rebuild", srpm)
+		if err := o.rpmbuild(ctx, "rebuild of "+filepath.Base(srpm), o.work(name+".build.log"), offline, args...); err != nil {
+			return nil, err
+		}
+		built, _ := filepath.Glob(filepath.Join(top, "RPMS", "*", "*.rpm"))
+		if len(built) == 0 {
+			return nil, fmt.Errorf("rpmbuild --rebuild %s made no package", srpm)
+		}
+		pkgs.RPMs = append(pkgs.RPMs, built...)
+	}
+	pkgs.SRPMs = srpms
+
+	old, _ := filepath.Glob(filepath.Join(o.Out, "*.rpm"))
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			return nil, err
+		}
+	}
+	var final Packages
+	for _, set := range []struct {
+		from []string
+		to   *[]string
+	}{{pkgs.SRPMs, &final.SRPMs}, {pkgs.RPMs, &final.RPMs}} {
+		for _, f := range set.from {
+			dst := filepath.Join(o.Out, filepath.Base(f))
+			if err := os.Rename(f, dst); err != nil {
+				return nil, err
+			}
+			*set.to = append(*set.to, dst)
+		}
+		sort.Strings(*set.to)
+	}
+	return &final, nil
+}
+
+// defines are the rpmbuild options every call shares.
+func (o *Options) defines(top string) []string {
+	args := []string{"--define", "_topdir " + top}
+	if o.Dist != "" {
+		args = append(args, "--define", "dist "+o.Dist)
+	}
+	return args
+}
+
+// rpmbuild runs rpmbuild, its output going to logFile and o.Log; offline
+// runs it in a new, empty network namespace.
+func (o *Options) rpmbuild(ctx context.Context, what, logFile string, offline bool, args ...string) error {
+	name, argv := "rpmbuild", args
+	if offline {
+		name, argv = "unshare", append([]string{"--net", "--", "rpmbuild"}, args...)
+	}
+	fmt.Printf("crio-rpm: %s%s (log: %s)\n", what, map[bool]string{true: ", network cut", false: ""}[offline], logFile)
+	start := time.Now()
+	log, err := os.Create(logFile)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	cmd := exec.CommandContext(ctx, name, argv...)
+	cmd.Dir = o.Root
+	if err := runLogged(cmd, io.MultiWriter(log, o.Log)); err != nil {
+		return fmt.Errorf("%s failed: %w", what, err)
+	}
+	fmt.Printf("crio-rpm: %s done in %v\n", what, time.Since(start).Round(time.Second))
+	return nil
+}
+
+func netnsWorks(ctx context.Context) bool {
+	return exec.CommandContext(ctx, "unshare", "--net", "--", "true").Run() == nil
+}
+
+func resetDir(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return os.MkdirAll(dir, 0o755)
+}

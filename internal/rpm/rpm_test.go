@@ -1,0 +1,217 @@
+package rpm
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crio-userns/crio-userns/internal/crio"
+	"github.com/crio-userns/crio-userns/internal/repo"
+)
+
+func TestWriteTarGzIsReproducible(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "a", "vendor"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "a", "x.go"), []byte("package a\n"), 0o444))
+	must(t, os.WriteFile(filepath.Join(dir, "run.sh"), []byte("#!/bin/sh\n"), 0o700))
+	must(t, os.WriteFile(filepath.Join(dir, "a", "vendor", "skip"), []byte("no"), 0o644))
+	must(t, os.Symlink("a/x.go", filepath.Join(dir, "link")))
+	date := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	keep := func(rel string, _ os.DirEntry) bool { return rel != "a/vendor" }
+
+	one, two := filepath.Join(t.TempDir(), "1.tar.gz"), filepath.Join(t.TempDir(), "2.tar.gz")
+	must(t, WriteTarGz(one, dir, "p-1", date, keep))
+	// Touch everything: only contents may matter.
+	now := time.Now()
+	must(t, os.Chtimes(filepath.Join(dir, "a", "x.go"), now, now))
+	must(t, WriteTarGz(two, dir, "p-1", date, keep))
+	a, _ := os.ReadFile(one)
+	b, _ := os.ReadFile(two)
+	if !bytes.Equal(a, b) {
+		t.Fatal("two archives of the same tree differ")
+	}
+
+	zr, err := gzip.NewReader(bytes.NewReader(a))
+	must(t, err)
+	tr := tar.NewReader(zr)
+	var got []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		must(t, err)
+		got = append(got, h.Name+" "+h.FileInfo().Mode().String()+" "+h.Uname+" "+h.ModTime.UTC().Format(time.RFC3339)+" "+h.Linkname)
+	}
+	want := []string{
+		"p-1/a/ drwxr-xr-x root 2026-01-02T03:04:05Z ",
+		"p-1/a/x.go -rw-r--r-- root 2026-01-02T03:04:05Z ",
+		"p-1/link Lrwxrwxrwx root 2026-01-02T03:04:05Z a/x.go",
+		"p-1/run.sh -rwxr-xr-x root 2026-01-02T03:04:05Z ",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("entries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+const patchText = `From 6ff670110799aa90bd70ea7312e4c9fa41bcce59 Mon Sep 17 00:00:00 2001
+From: =?UTF-8?q?J=C3=B6rg?= Dev <dev@example.invalid>
+Date: Mon, 23 Nov 2026 17:39:58 +0000
+Subject: [PATCH 2/3] server: a subject folded over
+ two lines, 100% long
+
+body
+`
+
+func TestReadPatchAndChangelog(t *testing.T) {
+	dir := t.TempDir()
+	p1 := filepath.Join(dir, "0001-a.patch")
+	p2 := filepath.Join(dir, "0002-b.patch")
+	must(t, os.WriteFile(p1, []byte(strings.Replace(patchText, "23 Nov", "20 Nov", 1)), 0o644))
+	must(t, os.WriteFile(p2, []byte(patchText), 0o644))
+	p, err := ReadPatch(p2)
+	must(t, err)
+	if p.Subject != "server: a subject folded over two lines, 100% long" || p.From != "Jörg Dev <dev@example.invalid>" {
+		t.Errorf("patch = %+v", p)
+	}
+	log, err := CrioChangelog(&crio.Series{Version: "v1.2.3", Patches: []string{p1, p2}}, "abc")
+	must(t, err)
+	want := `* Mon Nov 23 2026 Jörg Dev <dev@example.invalid> - %{version}-%{release}
+- CRI-O v1.2.3 with the crio-userns series patches/v1.2.3 (2 patches, sha256
+  abc):
+- Patch0001: server: a subject folded over two lines, 100%% long
+- Patch0002: server: a subject folded over two lines, 100%% long
+`
+	if !strings.HasPrefix(log, want) {
+		t.Errorf("changelog:\n%s\nwant it to start with:\n%s", log, want)
+	}
+	if _, err := ReadPatch(filepath.Join(dir, "missing.patch")); err == nil {
+		t.Error("ReadPatch of a missing file succeeded")
+	}
+	must(t, os.WriteFile(p1, []byte("not a patch"), 0o644))
+	if _, err := ReadPatch(p1); err == nil {
+		t.Error("ReadPatch of a file without headers succeeded")
+	}
+}
+
+func TestMacrosRoundTrip(t *testing.T) {
+	o := &Options{CrioVersion: "v1.36.3", Release: "2", HookVersion: "0.1.0", HookRelease: "3", Dist: ".el9"}
+	in := &Inputs{Series: &crio.Series{Version: "v1.36.3", Patches: []string{"a", "b"}}, SeriesSHA256: "ff", GitID: "abc.dirty"}
+	path := filepath.Join(t.TempDir(), macrosFile)
+	must(t, os.WriteFile(path, []byte(Macros(o, in, &crio.Module{Sum: "h1:x="})), 0o644))
+	m, err := ReadMacros(path)
+	must(t, err)
+	for k, v := range map[string]string{"crio_version": "1.36.3", "crio_module_sum": "h1:x=", "crio_userns_series": "v1.36.3",
+		"crio_userns_patches": "2", "crio_userns_series_sha256": "ff", "crio_userns_version": "0.1.0", "crio_userns_git": "abc.dirty"} {
+		if m[k] != v {
+			t.Errorf("%s = %q, want %q", k, m[k], v)
+		}
+	}
+	text := Macros(o, in, &crio.Module{Sum: "h1:x="})
+	for _, want := range []string{"%{!?userns_release: %global userns_release 2}", "%{!?hook_release: %global hook_release 3}"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("macros lack %q:\n%s", want, text)
+		}
+	}
+}
+
+// The specs and the checks must agree on what the binaries report, and the
+// two specs must build the hook the same way (the packages share its files).
+func TestSpecsAgreeWithChecks(t *testing.T) {
+	root := repo.MustRoot()
+	crioSpec, err := os.ReadFile(filepath.Join(root, "rpm", "cri-o.spec"))
+	must(t, err)
+	hookSpec, err := os.ReadFile(filepath.Join(root, "rpm", "crio-userns-hook.spec"))
+	must(t, err)
+
+	def := regexp.MustCompile(`(?m)^%define crio_userns_buildcommit (.*)$`).FindSubmatch(crioSpec)
+	if def == nil {
+		t.Fatal("cri-o.spec defines no crio_userns_buildcommit")
+	}
+	o := &Options{CrioVersion: "v1.36.3", Release: "7", Dist: ".el8"}
+	expanded := strings.NewReplacer("%{version}", "1.36.3", "%{release}", "990.userns.7.el8",
+		"%{crio_userns_series}", "v1.36.3", "%{crio_userns_patches}", "4", "%{crio_userns_series_sha256}", "ab12").Replace(string(def[1]))
+	if got := o.BuildCommit("v1.36.3", 4, "ab12"); got != expanded {
+		t.Errorf("BuildCommit = %q, cri-o.spec gives %q", got, expanded)
+	}
+
+	hookBuild := regexp.MustCompile(`(?m)^CGO_ENABLED=0 go build .*\n.*\n.*-o bin/crio-userns-hook .*$`)
+	a, b := hookBuild.Find(crioSpec), hookBuild.Find(hookSpec)
+	if a == nil || b == nil || !bytes.Equal(a, b) {
+		t.Errorf("the specs build crio-userns-hook differently:\ncri-o.spec:\n%s\ncrio-userns-hook.spec:\n%s", a, b)
+	}
+	if !bytes.Contains(a, []byte("main.version=%{crio_userns_version}+git.%{crio_userns_git}")) {
+		t.Errorf("the hook's version string is not what Check expects: %s", a)
+	}
+	for _, spec := range [][]byte{crioSpec, hookSpec} {
+		if bytes.Contains(spec, []byte("_sourcedir")) {
+			t.Error("a spec names %{_sourcedir}: rpmlint reports use-of-RPM_SOURCE_DIR; use %{SOURCEn}")
+		}
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	good := Options{CrioVersion: "v1.36.3", Release: "1", HookVersion: "0.1.0", HookRelease: "1", Dist: ".el9", Out: "/o", Root: "/r"}
+	if err := good.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if good.CrioRelease() != "990.userns.1.el9" || good.CrioRPMVersion() != "1.36.3" {
+		t.Errorf("release %q version %q", good.CrioRelease(), good.CrioRPMVersion())
+	}
+	for _, bad := range []func(*Options){
+		func(o *Options) { o.CrioVersion = "1.36.3" },
+		func(o *Options) { o.Release = "1-2" },
+		func(o *Options) { o.HookVersion = "" },
+		func(o *Options) { o.Dist = "el9" },
+		func(o *Options) { o.Out = "rel" },
+	} {
+		o := good
+		bad(&o)
+		if err := o.validate(); err == nil {
+			t.Errorf("%+v validated", o)
+		}
+	}
+}
+
+func TestDiffListsAndExpected(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.files.expected")
+	must(t, os.WriteFile(path, []byte("# comment\n\n-rw-r--r--  cn   /etc/a\n-rwxr-xr-x - /usr/bin/b\n"), 0o644))
+	want, err := ReadExpected(path)
+	must(t, err)
+	missing, extra := DiffLists(want, []string{"-rw-r--r-- cn /etc/a", "-rw-r--r-- - /usr/bin/b"})
+	if strings.Join(missing, ",") != "-rwxr-xr-x - /usr/bin/b" || strings.Join(extra, ",") != "-rw-r--r-- - /usr/bin/b" {
+		t.Errorf("missing %q extra %q", missing, extra)
+	}
+}
+
+func TestNewestGlibc(t *testing.T) {
+	req := "libc.so.6(GLIBC_2.2.5)(64bit)\nlibc.so.6(GLIBC_2.34)(64bit)\nlibc.so.6(GLIBC_2.4)(64bit)\nlibseccomp.so.2()(64bit)\n"
+	if got := NewestGlibc(req); got != "2.34" {
+		t.Errorf("NewestGlibc = %q", got)
+	}
+	if NewestGlibc("libseccomp.so.2()(64bit)") != "" {
+		t.Error("no glibc requirement should give \"\"")
+	}
+	for _, c := range []struct {
+		a, b string
+		less bool
+	}{{"2.28", "2.34", true}, {"2.4", "2.34", true}, {"2.34", "2.4", false}, {"2.34", "2.34", false}, {"2.10", "2.9", false}, {"2.3", "2.3.2", true}} {
+		if versionLess(c.a, c.b) != c.less {
+			t.Errorf("versionLess(%s, %s) = %v", c.a, c.b, !c.less)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,377 @@
+package rpm
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/crio-userns/crio-userns/internal/crio"
+)
+
+// Options select what Stage and Build make.
+type Options struct {
+	Root        string    // the checkout: patches/, rpm/, hook/, contrib/
+	CrioVersion string    // CRI-O module version, e.g. v1.36.3; patches/<it>/ is the series
+	Release     string    // N of cri-o's Release 990.userns.N
+	HookVersion string    // Version of crio-userns-hook (and of the hook in cri-o)
+	HookRelease string    // Release of crio-userns-hook
+	Dist        string    // %{dist}, e.g. ".el9"; "" for none
+	Out         string    // where the SRPMs and RPMs go; Out/work holds the rest
+	Log         io.Writer // output of the commands run (rpmbuild, go)
+}
+
+// Names of the generated sources the specs %include.
+const (
+	macrosFile = "crio-userns.macros"
+	specCrio   = "cri-o"
+	specHook   = "crio-userns-hook"
+)
+
+var (
+	rpmToken = regexp.MustCompile(`^[0-9A-Za-z._+~]+$`) // no '-': it separates N-V-R
+	distRe   = regexp.MustCompile(`^(\.[0-9A-Za-z_]+)*$`)
+)
+
+func (o *Options) validate() error {
+	if !strings.HasPrefix(o.CrioVersion, "v") || !rpmToken.MatchString(o.CrioVersion) {
+		return fmt.Errorf("CRI-O version %q: want a release tag like v1.36.3", o.CrioVersion)
+	}
+	for what, v := range map[string]string{"cri-o release N": o.Release, "hook version": o.HookVersion, "hook release": o.HookRelease} {
+		if !rpmToken.MatchString(v) {
+			return fmt.Errorf("%s %q: letters, digits and ._+~ only (RPM versions have no '-')", what, v)
+		}
+	}
+	if !distRe.MatchString(o.Dist) {
+		return fmt.Errorf("dist %q: want something like .el9, or nothing", o.Dist)
+	}
+	if !filepath.IsAbs(o.Out) || !filepath.IsAbs(o.Root) {
+		return fmt.Errorf("root %q and output %q must be absolute", o.Root, o.Out)
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	return nil
+}
+
+// CrioRPMVersion is cri-o's Version: the CRI-O release without its "v".
+func (o *Options) CrioRPMVersion() string { return strings.TrimPrefix(o.CrioVersion, "v") }
+
+// CrioRelease is cri-o's Release, dist included.
+func (o *Options) CrioRelease() string { return "990.userns." + o.Release + o.Dist }
+
+func (o *Options) work(p ...string) string {
+	return filepath.Join(append([]string{o.Out, "work"}, p...)...)
+}
+
+// Inputs is what Stage wrote.
+type Inputs struct {
+	Sources      string   // the SOURCES directory: every file the specs name
+	Specs        []string // the spec files, copied from rpm/
+	Series       *crio.Series
+	SeriesSHA256 string // sha256 of the series' patch files, concatenated in order
+	GitID        string // `git describe --always --dirty` of the checkout, '-' made '.'
+}
+
+// BuildCommit is what `crio version` of the cri-o RPM prints as GitCommit
+// (cri-o.spec's crio_userns_buildcommit) for a series of n patches.
+func (o *Options) BuildCommit(series string, n int, sha256 string) string {
+	return fmt.Sprintf("%s-%s (crio-userns %s: %d patches, sha256 %s)", o.CrioRPMVersion(), o.CrioRelease(), series, n, sha256)
+}
+
+// Stage writes Out/work/SOURCES and Out/work/SPECS from scratch.
+func Stage(ctx context.Context, o *Options) (*Inputs, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	in := &Inputs{Sources: o.work("SOURCES")}
+	for _, d := range []string{in.Sources, o.work("SPECS"), o.work("hook")} {
+		if err := os.RemoveAll(d); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(in.Sources, 0o755); err != nil {
+		return nil, err
+	}
+
+	series, err := crio.LoadSeries(filepath.Join(o.Root, "patches"), o.CrioVersion)
+	if err != nil {
+		return nil, err
+	}
+	if len(series.Patches) == 0 {
+		return nil, fmt.Errorf("patches/%s holds no patch: an RPM of unmodified CRI-O would only shadow the base one", o.CrioVersion)
+	}
+	in.Series = series
+	h := sha256.New()
+	for _, p := range series.Patches {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		h.Write(data)
+		if err := os.WriteFile(filepath.Join(in.Sources, filepath.Base(p)), data, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	in.SeriesSHA256 = hex.EncodeToString(h.Sum(nil))
+	in.GitID = gitID(ctx, o.Root)
+
+	mod, err := stageCrio(ctx, o, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := stageHook(ctx, o, in); err != nil {
+		return nil, err
+	}
+	if err := writeGenerated(ctx, o, in, mod); err != nil {
+		return nil, err
+	}
+	for _, name := range []string{specCrio, specHook} {
+		src := filepath.Join(o.Root, "rpm", name+".spec")
+		dst := o.work("SPECS", name+".spec")
+		if err := copyFile(src, dst); err != nil {
+			return nil, err
+		}
+		in.Specs = append(in.Specs, dst)
+	}
+	return in, nil
+}
+
+// stageCrio writes Source0 (pristine CRI-O) and Source1 (vendor/ of the
+// patched tree).
+func stageCrio(ctx context.Context, o *Options, in *Inputs) (*crio.Module, error) {
+	ver := o.CrioRPMVersion()
+	fmt.Printf("crio-rpm: CRI-O %s from the Go module proxy\n", o.CrioVersion)
+	mod, err := crio.Fetch(ctx, o.CrioVersion)
+	if err != nil {
+		return nil, err
+	}
+	date := moduleTime(mod)
+	if err := WriteTarGz(filepath.Join(in.Sources, "cri-o-"+ver+".tar.gz"), mod.Dir, "cri-o-"+ver, date, nil); err != nil {
+		return nil, err
+	}
+	// Vendor the patched tree: the series may import packages the pristine
+	// tree does not, and %prep applies it before anything is compiled.
+	tree, err := crio.Prepare(ctx, mod, in.Series, o.work("src", "cri-o-"+o.CrioVersion), o.Log)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("crio-rpm: go mod vendor in the patched tree (%d patches)\n", tree.Applied)
+	if err := goRun(ctx, tree.Dir, o.Log, "mod", "vendor"); err != nil {
+		return nil, err
+	}
+	vendor := filepath.Join(tree.Dir, "vendor")
+	if err := WriteTarGz(filepath.Join(in.Sources, "cri-o-"+ver+"-vendor.tar.gz"), vendor, "vendor", date, nil); err != nil {
+		return nil, err
+	}
+	return mod, os.RemoveAll(vendor)
+}
+
+// hookExtra are the files of the checkout the hook's source archive carries
+// besides the packages the hook and its tests import: module files, licence,
+// man page (under hook/) and the configuration both specs install.
+var hookExtra = []string{"go.mod", "go.sum", "LICENSE", "README.md", "hook/", "contrib/hooks.d/", "contrib/crio.conf.d/", "contrib/crio-userns/"}
+
+// stageHook writes the hook's sources and their vendor/: the checkout's files
+// (tracked or not ignored, as they are now) of every package of this module
+// the hook and the tests of those packages need.
+func stageHook(ctx context.Context, o *Options, in *Inputs) error {
+	dirs, err := hookPackageDirs(ctx, o.Root)
+	if err != nil {
+		return err
+	}
+	files, err := checkoutFiles(ctx, o.Root)
+	if err != nil {
+		return err
+	}
+	keep := func(rel string) bool {
+		for _, x := range hookExtra {
+			if rel == x || strings.HasSuffix(x, "/") && strings.HasPrefix(rel, x) {
+				return true
+			}
+		}
+		for _, d := range dirs {
+			if filepath.Dir(rel) == d || strings.HasPrefix(rel, d+"/testdata/") {
+				return true
+			}
+		}
+		return false
+	}
+	name := "crio-userns-" + o.HookVersion
+	dst := o.work("hook", name)
+	n := 0
+	for _, rel := range files {
+		if !keep(rel) {
+			continue
+		}
+		if err := copyFile(filepath.Join(o.Root, rel), filepath.Join(dst, rel)); err != nil {
+			return err
+		}
+		n++
+	}
+	fmt.Printf("crio-rpm: hook sources: %d files of %d packages; go mod vendor\n", n, len(dirs))
+	if err := goRun(ctx, dst, o.Log, "mod", "vendor"); err != nil {
+		return err
+	}
+	date := commitTime(ctx, o.Root)
+	noVendor := func(rel string, d fs.DirEntry) bool { return rel != "vendor" }
+	if err := WriteTarGz(filepath.Join(in.Sources, name+".tar.gz"), dst, name, date, noVendor); err != nil {
+		return err
+	}
+	return WriteTarGz(filepath.Join(in.Sources, name+"-vendor.tar.gz"), filepath.Join(dst, "vendor"), "vendor", date, nil)
+}
+
+// hookPackageDirs returns the checkout-relative directories of this module's
+// packages that the hook's packages, and their tests, import: the closure
+// of `go list -deps -test`.
+func hookPackageDirs(ctx context.Context, root string) ([]string, error) {
+	seen := map[string]bool{}
+	patterns := []string{"./hook/..."}
+	for len(patterns) > 0 {
+		args := append([]string{"list", "-deps", "-test", "-f", "{{if and .Module .Module.Main}}{{.Dir}}{{end}}"}, patterns...)
+		out, err := goOutput(ctx, root, args...)
+		if err != nil {
+			return nil, err
+		}
+		patterns = nil
+		for _, dir := range strings.Fields(out) {
+			rel, err := filepath.Rel(root, dir)
+			if err != nil || strings.HasPrefix(rel, "..") {
+				return nil, fmt.Errorf("package directory %s is outside the checkout %s", dir, root)
+			}
+			rel = filepath.ToSlash(rel)
+			if !seen[rel] {
+				seen[rel] = true
+				patterns = append(patterns, "./"+rel)
+			}
+		}
+	}
+	dirs := make([]string, 0, len(seen))
+	for d := range seen {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	return dirs, nil
+}
+
+// checkoutFiles lists the checkout's files as git sees them (tracked, or new
+// and not ignored), skipping tracked files deleted from the work tree.
+func checkoutFiles(ctx context.Context, root string) ([]string, error) {
+	cmd := exec.CommandContext(ctx, "git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("listing the checkout's files (git ls-files in %s): %w", root, err)
+	}
+	var files []string
+	seen := map[string]bool{}
+	for _, f := range strings.Split(string(out), "\x00") {
+		if f == "" || seen[f] {
+			continue
+		}
+		seen[f] = true
+		if info, err := os.Lstat(filepath.Join(root, f)); err == nil && info.Mode().IsRegular() {
+			files = append(files, f)
+		}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// gitID names the checkout's commit for the hook's version: "42d5028" or
+// "42d5028.dirty" when the work tree has changes.
+func gitID(ctx context.Context, root string) string {
+	out, err := exec.CommandContext(ctx, "git", "-C", root, "describe", "--always", "--dirty").Output()
+	id := strings.TrimSpace(string(out))
+	if err != nil || id == "" {
+		return "unknown"
+	}
+	return strings.ReplaceAll(id, "-", ".")
+}
+
+func commitTime(ctx context.Context, root string) time.Time {
+	out, err := exec.CommandContext(ctx, "git", "-C", root, "log", "-1", "--format=%ct").Output()
+	var sec int64
+	if err == nil {
+		if _, err := fmt.Sscan(string(out), &sec); err == nil {
+			return time.Unix(sec, 0).UTC()
+		}
+	}
+	return time.Now().UTC().Truncate(time.Second)
+}
+
+// moduleTime is the release's publication time as the module proxy reports it.
+func moduleTime(mod *crio.Module) time.Time {
+	var info struct{ Time time.Time }
+	if data, err := os.ReadFile(mod.Info); err == nil && json.Unmarshal(data, &info) == nil && !info.Time.IsZero() {
+		return info.Time.UTC()
+	}
+	return time.Unix(0, 0).UTC()
+}
+
+// goRun runs the go command in dir for staging: modules may come from the
+// proxy here (rpmbuild is the step that must not need it).
+func goRun(ctx context.Context, dir string, log io.Writer, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	return runLogged(cmd, log)
+}
+
+func goOutput(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go %s in %s: %w\n%s", strings.Join(args, " "), dir, err, stderr.String())
+	}
+	return string(out), nil
+}
+
+// runLogged runs cmd with its output going to log; on failure the error
+// carries the last lines of that output.
+func runLogged(cmd *exec.Cmd, log io.Writer) error {
+	var out bytes.Buffer
+	cmd.Stdout = io.MultiWriter(&out, log)
+	cmd.Stderr = io.MultiWriter(&out, log)
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s (in %s): %w\n%s", strings.Join(cmd.Args, " "), cmd.Dir, err, tail(out.String(), 40))
+	}
+	return nil
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(parts) > lines {
+		parts = append([]string{"..."}, parts[len(parts)-lines:]...)
+	}
+	return strings.Join(parts, "\n")
+}
+
+func copyFile(src, dst string) error {
+	info, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, info.Mode().Perm()|0o200)
+}
