@@ -87,10 +87,11 @@ func TestPristineMultiUserWithAnyUID(t *testing.T) {
 	c = onlyContainer(t, res)
 	requireRunning(t, res, c)
 	summary(t, c)
-	if len(c.UIDMapSeen()) != 1 || c.UIDMapSeen()[0][0] != 0 || c.UIDMapSeen()[0][2] != 65536 {
+	block, ok := singleBlock(c, 65536)
+	if !ok {
 		t.Fatalf("uid_map %s: want one extent 0 BASE 65536 (runAsUser 0 is container-level, so map-to-root adds nothing)", mapString(c.UIDMapSeen()))
 	}
-	base := int64(c.UIDMapSeen()[0][1])
+	base := int64(block)
 	wantHost := map[string]int64{"root": base, "daemon": base + 2, "operator": base + 11, "nobody": base + 65534, "mail": base + 8}
 	seen := map[string]bool{}
 	for _, p := range c.Processes {

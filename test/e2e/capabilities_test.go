@@ -271,7 +271,7 @@ func TestReinstateCapsNotWithHostRoot(t *testing.T) {
 // back too.
 func TestReinstateCapsNativeUserns(t *testing.T) {
 	p := capsRun(t, patched, "native-userns")
-	if len(p.c.UIDMapSeen()) != 1 || p.c.UIDMapSeen()[0][0] != 0 || p.c.UIDMapSeen()[0][1] < podrun.UsernsBlockSize || p.c.UIDMapSeen()[0][2] != podrun.UsernsBlockSize {
+	if base, ok := singleBlock(p.c, podrun.UsernsBlockSize); !ok || base < podrun.UsernsBlockSize {
 		t.Fatalf("uid_map %s: want the kubelet's one block 0 BASE 65536", mapString(p.c.UIDMapSeen()))
 	}
 	if got := summary(t, p.c); got != allSwitched {

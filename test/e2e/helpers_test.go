@@ -80,3 +80,20 @@ func requireRunning(t *testing.T, res *podrun.Result, c *podrun.ContainerResult)
 }
 
 func mapString(m [][3]uint32) string { return fmt.Sprint(m) }
+
+// singleBlock returns BASE when c's uid_map is the one extent "0 BASE size"
+// with BASE != 0: plain auto, or what the kubelet gives a native pod.
+func singleBlock(c *podrun.ContainerResult, size uint32) (uint32, bool) {
+	m := c.UIDMapSeen()
+	if len(m) != 1 || m[0][0] != 0 || m[0][1] == 0 || m[0][2] != size {
+		return 0, false
+	}
+	return m[0][1], true
+}
+
+// upstreamMapToRoot reports whether c's uid_map is what upstream CRI-O makes
+// of map-to-root with a pod-level runAsUser: "1 BASE 65535" + "0 root 1".
+func upstreamMapToRoot(c *podrun.ContainerResult, root uint32) bool {
+	m := c.UIDMapSeen()
+	return len(m) == 2 && m[0][0] == 1 && m[0][2] == 65535 && c.HasUIDMapping(0, root, 1)
+}

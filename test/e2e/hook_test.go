@@ -159,8 +159,8 @@ func TestHookPassesNativeUserns(t *testing.T) {
 	res := run(t, n, scenarios.Path("native-userns.yaml"), podrun.Options{SCC: podrun.SCCAnyUID})
 	c := onlyContainer(t, res)
 	requireRunning(t, res, c)
-	if len(c.UIDMapSeen()) != 1 || c.UIDMapSeen()[0][0] != 0 || c.UIDMapSeen()[0][2] != podrun.UsernsBlockSize ||
-		c.UIDMapSeen()[0][1] < podrun.DefaultUsernsRange.First || c.UIDMapSeen()[0][1]%podrun.UsernsBlockSize != 0 ||
+	base, ok := singleBlock(c, podrun.UsernsBlockSize)
+	if !ok || base < podrun.DefaultUsernsRange.First || base%podrun.UsernsBlockSize != 0 ||
 		mapString(c.GIDMap) != mapString(c.UIDMapSeen()) {
 		t.Fatalf("uid_map %s, gid_map %s: want the kubelet's one block 0 BASE 65536 in both", mapString(c.UIDMapSeen()), mapString(c.GIDMap))
 	}
@@ -171,7 +171,7 @@ func TestHookPassesNativeUserns(t *testing.T) {
 		t.Fatalf("the hook registered nothing: %v", err)
 	}
 	wantEntry := fmt.Sprintf("\t%s\tnative-userns\tusernstest\t", res.Namespace)
-	wantMap := fmt.Sprintf("0:%d:65536", c.UIDMapSeen()[0][1])
+	wantMap := fmt.Sprintf("0:%d:65536", base)
 	if !strings.Contains(string(reg), wantEntry) || !strings.Contains(string(reg), wantMap) {
 		t.Errorf("registry lacks the pod (%q, %q):\n%s", wantEntry, wantMap, reg)
 	}
@@ -195,7 +195,7 @@ func TestHookRunsEarlierScenarios(t *testing.T) {
 	}
 	oneBlock := func(t *testing.T, c *podrun.ContainerResult) {
 		t.Helper()
-		if len(c.UIDMapSeen()) != 1 || c.UIDMapSeen()[0][0] != 0 || c.UIDMapSeen()[0][1] == 0 || c.UIDMapSeen()[0][2] != 65536 {
+		if _, ok := singleBlock(c, 65536); !ok {
 			t.Errorf("uid_map %s, want one extent 0 BASE 65536 with BASE != 0", mapString(c.UIDMapSeen()))
 		}
 	}
@@ -215,7 +215,7 @@ func TestHookRunsEarlierScenarios(t *testing.T) {
 			func(t *testing.T, res *podrun.Result) {
 				c := onlyContainer(t, res)
 				requireRunning(t, res, c)
-				if len(c.UIDMapSeen()) != 2 || c.UIDMapSeen()[0][0] != 1 || c.UIDMapSeen()[0][2] != 65535 || !c.HasUIDMapping(0, projectRoot, 1) {
+				if !upstreamMapToRoot(c, projectRoot) {
 					t.Errorf("uid_map %s, want upstream's [1 BASE 65535] [0 %d 1]", mapString(c.UIDMapSeen()), projectRoot)
 				}
 				// The shipped drop-in reinstates SETUID/SETGID (patch 0004).
