@@ -103,7 +103,7 @@ e2e: crio-both tools
 
 bench: crio-both tools
 	CRIO_PRISTINE_DIR=$(abspath $(CRIO_PRISTINE_DIR)) CRIO_PATCHED_DIR=$(abspath $(CRIO_PATCHED_DIR)) \
-	  $(GO) test -count=1 -run '^$$' -bench . -benchtime 20x -timeout 30m ./test/e2e/
+	  $(GO) test -count=1 -run '^$$' -bench . -benchtime 60x -timeout 30m ./test/e2e/
 	# The hook against a no-op static binary, same run; registry on tmpfs as on a node.
 	CRIO_USERNS_BENCH_RUNDIR=/dev/shm $(GO) test -count=1 -run '^$$' -bench ExecCompare -benchtime 300x ./hook/cmd/crio-userns-hook
 	TMPDIR=/dev/shm $(GO) test -count=1 -run '^$$' -bench . ./hook/internal/app ./hook/internal/registry

@@ -19,8 +19,8 @@ import (
 // the pod-level runAsUser set by hand (the workaround), on patched CRI-O
 // without any runAsUser (deferred mappings, written at CreateContainer).
 // Both nodes run at once and the pods alternate between them, so background
-// load hits both alike. `make bench` runs it with -benchtime 20x: twenty pods
-// per node. It reports the medians of each CRI call and the ratio of the
+// load hits both alike. `make bench` runs it with -benchtime 60x: sixty pods
+// per node (twenty give medians that move by ±10% between runs here). It reports the medians of each CRI call and the ratio of the
 // totals.
 func BenchmarkPodStartup(b *testing.B) {
 	pristineNode := nodeFor(b, pristine)
