@@ -161,8 +161,8 @@ func TestHookPassesNativeUserns(t *testing.T) {
 	requireRunning(t, res, c)
 	base, ok := singleBlock(c, podrun.UsernsBlockSize)
 	if !ok || base < podrun.DefaultUsernsRange.First || base%podrun.UsernsBlockSize != 0 ||
-		mapString(c.GIDMap) != mapString(c.UIDMapSeen()) {
-		t.Fatalf("uid_map %s, gid_map %s: want the kubelet's one block 0 BASE 65536 in both", mapString(c.UIDMapSeen()), mapString(c.GIDMap))
+		mapString(c.GIDMapSeen()) != mapString(c.UIDMapSeen()) {
+		t.Fatalf("uid_map %s, gid_map %s: want the kubelet's one block 0 BASE 65536 in both", mapString(c.UIDMapSeen()), mapString(c.GIDMapSeen()))
 	}
 	// The hook did check it: a container that passes is registered for
 	// check 7, under its pod and with its maps.

@@ -206,16 +206,16 @@ func TestMapToRootMapsRunAsGroupAndKeepsFSGroup(t *testing.T) {
 	c := onlyContainer(t, res)
 	requireRunning(t, res, c)
 	if !c.HasUIDMapping(0, projectRoot, 1) || !c.HasGIDMapping(0, projectRoot+7, 1) {
-		t.Errorf("uid_map %s gid_map %s: want [0 %d 1] and [0 %d 1]", mapString(c.UIDMapSeen()), mapString(c.GIDMap), projectRoot, projectRoot+7)
+		t.Errorf("uid_map %s gid_map %s: want [0 %d 1] and [0 %d 1]", mapString(c.UIDMapSeen()), mapString(c.GIDMapSeen()), projectRoot, projectRoot+7)
 	}
 	fsGroupMapped := false
-	for _, m := range c.GIDMap {
+	for _, m := range c.GIDMapSeen() {
 		if m[1] == projectRoot && m[2] == 1 && m[0] != 0 {
 			fsGroupMapped = true
 		}
 	}
 	if !fsGroupMapped {
-		t.Errorf("gid_map %s: the fsGroup %d is no longer mapped", mapString(c.GIDMap), projectRoot)
+		t.Errorf("gid_map %s: the fsGroup %d is no longer mapped", mapString(c.GIDMapSeen()), projectRoot)
 	}
 	if len(c.Processes) == 0 || c.Processes[0].HostGID != projectRoot+7 {
 		t.Errorf("host gid of the container's init: %+v, want %d", c.Processes, projectRoot+7)

@@ -129,11 +129,16 @@ func (c *ContainerResult) HasUIDMapping(inside, outside, count uint32) bool {
 // or, when it exited before a sample was taken, the /proc/self/uid_map it
 // printed itself under a "--- uid_map" header (usernstest does): the same
 // kernel data, read from inside.
-func (c *ContainerResult) UIDMapSeen() [][3]uint32 {
-	if len(c.UIDMap) > 0 {
-		return c.UIDMap
+func (c *ContainerResult) UIDMapSeen() [][3]uint32 { return seen(c.UIDMap, c.Log, "uid_map") }
+
+// GIDMapSeen is UIDMapSeen for gid_map.
+func (c *ContainerResult) GIDMapSeen() [][3]uint32 { return seen(c.GIDMap, c.Log, "gid_map") }
+
+func seen(sampled [][3]uint32, log, name string) [][3]uint32 {
+	if len(sampled) > 0 {
+		return sampled
 	}
-	_, rest, ok := strings.Cut(c.Log, "--- uid_map\n")
+	_, rest, ok := strings.Cut(log, "--- "+name+"\n")
 	if !ok {
 		return nil
 	}
@@ -147,7 +152,7 @@ func (c *ContainerResult) UIDMapSeen() [][3]uint32 {
 
 // HasGIDMapping is HasUIDMapping for gid_map.
 func (c *ContainerResult) HasGIDMapping(inside, outside, count uint32) bool {
-	return hasRow(c.GIDMap, [3]uint32{inside, outside, count})
+	return hasRow(c.GIDMapSeen(), [3]uint32{inside, outside, count})
 }
 
 func hasRow(rows [][3]uint32, want [3]uint32) bool {

@@ -106,7 +106,7 @@ func TestUIDMapSeen(t *testing.T) {
 		t.Errorf("a sampled map must win over the log: %v", got)
 	}
 	exited := &ContainerResult{Log: "--- uid_map\n         1     200001      65535\n         0 1000650000          1\n--- gid_map\n 0 5 1\n"}
-	if !exited.HasUIDMapping(0, 1000650000, 1) || !exited.HasUIDMapping(1, 200001, 65535) || len(exited.UIDMapSeen()) != 2 {
+	if !exited.HasGIDMapping(0, 5, 1) || !exited.HasUIDMapping(0, 1000650000, 1) || !exited.HasUIDMapping(1, 200001, 65535) || len(exited.UIDMapSeen()) != 2 {
 		t.Errorf("map from the log: %v", exited.UIDMapSeen())
 	}
 	for _, log := range []string{"", "no header\n", "--- uid_map\nnot numbers\n"} {
