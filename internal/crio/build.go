@@ -1,7 +1,6 @@
 package crio
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/crio-userns/crio-userns/internal/command"
 )
 
 // BuildTags are the tags the node bench builds CRI-O with: seccomp (needs
@@ -69,12 +70,12 @@ func Build(ctx context.Context, t *Tree, outDir string, log io.Writer) (*Binarie
 	goBuild.Dir = t.Dir
 	// The module zip has no vendor/: dependencies come from the module proxy.
 	goBuild.Env = append(os.Environ(), "GOFLAGS=-mod=mod -buildvcs=false", "CGO_ENABLED=1")
-	if err := run(goBuild, log); err != nil {
+	if err := command.Run(goBuild, log); err != nil {
 		return nil, fmt.Errorf("building crio in %s: %w", t.Dir, err)
 	}
 
 	makePinns := exec.CommandContext(ctx, "make", "-C", filepath.Join(t.Dir, "pinns"))
-	if err := run(makePinns, log); err != nil {
+	if err := command.Run(makePinns, log); err != nil {
 		return nil, fmt.Errorf("building pinns in %s: %w", t.Dir, err)
 	}
 	if err := copyFile(filepath.Join(t.Dir, "bin", "pinns"), b.Pinns, 0o755); err != nil {
@@ -87,23 +88,6 @@ func buildStamp(t *Tree) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "build v1\ntree %s\nhead %s\ngo %s\ntags %s\n", t.Stamp, t.Head, runtime.Version(), strings.Join(BuildTags, ","))
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-func run(cmd *exec.Cmd, log io.Writer) error {
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, log), io.MultiWriter(&out, log)
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, tail(out.String(), 40))
-	}
-	return nil
-}
-
-func tail(s string, lines int) string {
-	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(parts) > lines {
-		parts = parts[len(parts)-lines:]
-	}
-	return strings.Join(parts, "\n")
 }
 
 func exists(path string) bool {

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"time"
 )
 
 // ModulePath is where the Go module proxy serves CRI-O from.
@@ -47,4 +49,17 @@ func Fetch(ctx context.Context, version string) (*Module, error) {
 		return nil, fmt.Errorf("go mod download %s@%s: no directory or checksum in its answer", ModulePath, version)
 	}
 	return &m, nil
+}
+
+// ReleaseTime is the release's publication time as the module proxy reports
+// it, the epoch when unknown: builds date their commits and archives with it
+// so that they are reproducible.
+func (m *Module) ReleaseTime() time.Time {
+	var info struct{ Time time.Time }
+	if m.Info != "" {
+		if data, err := os.ReadFile(m.Info); err == nil && json.Unmarshal(data, &info) == nil && !info.Time.IsZero() {
+			return info.Time.UTC()
+		}
+	}
+	return time.Unix(0, 0).UTC()
 }

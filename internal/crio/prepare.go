@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -64,7 +63,7 @@ func Prepare(ctx context.Context, mod *Module, series *Series, dst string, log i
 	if err := copyTree(mod.Dir, dst); err != nil {
 		return nil, fmt.Errorf("copying %s to %s: %w", mod.Dir, dst, err)
 	}
-	date := releaseTime(mod)
+	date := mod.ReleaseTime()
 	env := []string{
 		"GIT_AUTHOR_DATE=" + date.Format(time.RFC3339),
 		"GIT_COMMITTER_DATE=" + date.Format(time.RFC3339),
@@ -141,18 +140,6 @@ func treeStamp(mod *Module, series *Series) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// releaseTime is the release's publication time as the proxy reports it,
-// used as the pristine commit's date so builds are reproducible.
-func releaseTime(mod *Module) time.Time {
-	var info struct{ Time time.Time }
-	if mod.Info != "" {
-		if data, err := os.ReadFile(mod.Info); err == nil && json.Unmarshal(data, &info) == nil && !info.Time.IsZero() {
-			return info.Time.UTC()
-		}
-	}
-	return time.Unix(0, 0).UTC()
 }
 
 func commitDate(ctx context.Context, dir string) (time.Time, error) {

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/crio-userns/crio-userns/internal/command"
 )
 
 // TestTags are the build tags CRI-O's own unit tests need on top of BuildTags.
@@ -75,7 +77,7 @@ func RunUnitTests(ctx context.Context, tree string, pkgs []string, run string, l
 		return nil, err
 	}
 	if len(outcomes) == 0 && runErr != nil {
-		return nil, fmt.Errorf("go test in %s: %w\n%s", tree, runErr, tail(stderr.String(), 20))
+		return nil, fmt.Errorf("go test in %s: %w\n%s", tree, runErr, command.Tail(stderr.String(), 20))
 	}
 	return outcomes, nil
 }

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/crio-userns/crio-userns/internal/command"
 )
 
 // Packages are the files Build leaves in Options.Out.
@@ -114,7 +116,7 @@ func (o *Options) rpmbuild(ctx context.Context, what, logFile string, offline bo
 	defer log.Close()
 	cmd := exec.CommandContext(ctx, name, argv...)
 	cmd.Dir = o.Root
-	if err := runLogged(cmd, io.MultiWriter(log, o.Log)); err != nil {
+	if err := command.Run(cmd, io.MultiWriter(log, o.Log)); err != nil {
 		return fmt.Errorf("%s failed: %w", what, err)
 	}
 	fmt.Printf("crio-rpm: %s done in %v\n", what, time.Since(start).Round(time.Second))

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/crio-userns/crio-userns/internal/command"
 )
 
 // CheckOptions select what Check does besides the static checks.
@@ -393,7 +395,7 @@ func checkInstalled(ctx context.Context, c *checker, o *Options, root string, ma
 	}
 	switch {
 	case err != nil:
-		c.fail("%s version (with the installed crio.conf.d): %v\n%s", crio, err, indent(tail(string(out), 20)))
+		c.fail("%s version (with the installed crio.conf.d): %v\n%s", crio, err, indent(command.Tail(string(out), 20)))
 	case fields["Version"] != o.CrioRPMVersion():
 		c.fail("installed crio version reports Version %q, want %q", fields["Version"], o.CrioRPMVersion())
 	case fields["GitCommit"] != wantCommit:

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crio-userns/crio-userns/internal/command"
 	"github.com/crio-userns/crio-userns/internal/crio"
 )
 
@@ -157,7 +157,7 @@ func stageCrio(ctx context.Context, o *Options, in *Inputs) (*crio.Module, error
 	if err != nil {
 		return nil, err
 	}
-	date := moduleTime(mod)
+	date := mod.ReleaseTime()
 	if err := WriteTarGz(filepath.Join(in.Sources, "cri-o-"+ver+".tar.gz"), mod.Dir, "cri-o-"+ver, date, nil); err != nil {
 		return nil, err
 	}
@@ -310,22 +310,13 @@ func commitTime(ctx context.Context, root string) time.Time {
 	return time.Now().UTC().Truncate(time.Second)
 }
 
-// moduleTime is the release's publication time as the module proxy reports it.
-func moduleTime(mod *crio.Module) time.Time {
-	var info struct{ Time time.Time }
-	if data, err := os.ReadFile(mod.Info); err == nil && json.Unmarshal(data, &info) == nil && !info.Time.IsZero() {
-		return info.Time.UTC()
-	}
-	return time.Unix(0, 0).UTC()
-}
-
 // goRun runs the go command in dir for staging: modules may come from the
 // proxy here (rpmbuild is the step that must not need it).
 func goRun(ctx context.Context, dir string, log io.Writer, args ...string) error {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
-	return runLogged(cmd, log)
+	return command.Run(cmd, log)
 }
 
 func goOutput(ctx context.Context, dir string, args ...string) (string, error) {
@@ -339,26 +330,6 @@ func goOutput(ctx context.Context, dir string, args ...string) (string, error) {
 		return "", fmt.Errorf("go %s in %s: %w\n%s", strings.Join(args, " "), dir, err, stderr.String())
 	}
 	return string(out), nil
-}
-
-// runLogged runs cmd with its output going to log; on failure the error
-// carries the last lines of that output.
-func runLogged(cmd *exec.Cmd, log io.Writer) error {
-	var out bytes.Buffer
-	cmd.Stdout = io.MultiWriter(&out, log)
-	cmd.Stderr = io.MultiWriter(&out, log)
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s (in %s): %w\n%s", strings.Join(cmd.Args, " "), cmd.Dir, err, tail(out.String(), 40))
-	}
-	return nil
-}
-
-func tail(s string, lines int) string {
-	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(parts) > lines {
-		parts = append([]string{"..."}, parts[len(parts)-lines:]...)
-	}
-	return strings.Join(parts, "\n")
 }
 
 func copyFile(src, dst string) error {
