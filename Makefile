@@ -3,9 +3,19 @@
 
 SHELL := /bin/bash
 GO ?= go
-CRIO_VERSION ?= v1.36.3
-PRISTINE ?=
 OUTPUT := _output
+
+# The supported CRI-O versions are the release directories under patches/
+# (crio-build -list), the default is the newest (crio-build -default): one
+# rule, in internal/crio. $(OUTPUT)/versions.mk caches the answer; make
+# remakes it (and restarts) when a series directory comes or goes.
+-include $(OUTPUT)/versions.mk
+$(OUTPUT)/versions.mk: patches internal/crio/series.go internal/crio/release.go
+	@mkdir -p $(@D)
+	@set -e; list=$$($(GO) run ./internal/cmd/crio-build -list); def=$$($(GO) run ./internal/cmd/crio-build -default); \
+	  printf 'CRIO_VERSIONS := %s\nCRIO_DEFAULT_VERSION := %s\n' "$$(echo $$list)" "$$def" > $@.tmp; mv $@.tmp $@
+CRIO_VERSION ?= $(CRIO_DEFAULT_VERSION)
+PRISTINE ?=
 BIN := $(OUTPUT)/bin
 CRIO_USERNS_STATE ?= $(OUTPUT)/node
 export CRIO_USERNS_STATE
@@ -28,14 +38,15 @@ FUZZ_TARGETS := internal/idmap:FuzzParseProcMap internal/idmap:FuzzValidate inte
 	internal/accounts:FuzzParseGroup hook/internal/bundle:FuzzReadState hook/internal/bundle:FuzzParseSpec \
 	hook/internal/registry:FuzzDecode
 
-.PHONY: all tools crio crio-both node-up node-down demo test unit fuzz series crio-unit e2e bench install deps clean help
+.PHONY: all tools crio crio-both crio-all versions node-up node-down demo test unit fuzz series crio-unit e2e bench install deps clean help
 
 all: tools
 
 help:
 	@echo "make demo        build pristine and patched CRI-O, run the field reports on both, print a table"
-	@echo "make test        unit tests, patch series application, e2e suite on a real node"
+	@echo "make test        unit tests, patch series application, e2e suite on real nodes of every version"
 	@echo "make crio        build CRI-O $(CRIO_VERSION) with patches/$(CRIO_VERSION) (PRISTINE=1: without)"
+	@echo "                 CRIO_VERSION=one of: $(CRIO_VERSIONS) (default $(CRIO_DEFAULT_VERSION))"
 	@echo "make node-up     start a throwaway CRI-O node in $(CRIO_USERNS_STATE) (make node-down stops it)"
 	@echo "make bench       benchmarks: patched vs pristine CRI-O, in one run"
 
@@ -64,6 +75,16 @@ crio: $(BIN)/crio-build deps
 crio-both: $(BIN)/crio-build deps
 	$(BIN)/crio-build -version $(CRIO_VERSION) -pristine
 	$(BIN)/crio-build -version $(CRIO_VERSION)
+
+# What the e2e suite runs: every supported version patched, and pristine
+# CRI-O of the default version, the baseline that shows the defects.
+crio-all: $(BIN)/crio-build deps
+	$(if $(filter $(CRIO_DEFAULT_VERSION),$(E2E_VERSIONS)),$(BIN)/crio-build -version $(CRIO_DEFAULT_VERSION) -pristine)
+	@set -e; for v in $(E2E_VERSIONS); do $(BIN)/crio-build -version $$v; done
+
+versions:
+	@echo "supported: $(CRIO_VERSIONS)"
+	@echo "default:   $(CRIO_DEFAULT_VERSION)"
 
 node-up: crio $(BIN)/crio-node $(BIN)/podrun
 	$(BIN)/crio-node up -state $(CRIO_USERNS_STATE) -crio-dir $(CRIO_DIR)
@@ -97,12 +118,18 @@ series: $(BIN)/crio-build
 crio-unit: $(BIN)/crio-build deps
 	$(BIN)/crio-build -unit-tests -version $(CRIO_VERSION)
 
-e2e: crio-both tools
-	CRIO_PRISTINE_DIR=$(abspath $(CRIO_PRISTINE_DIR)) CRIO_PATCHED_DIR=$(abspath $(CRIO_PATCHED_DIR)) \
-	  $(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) ./test/e2e/
+# The e2e suite once per version (CRIO_VERSION=V: that one only). Pristine
+# CRI-O runs on the default version only; the suite skips, and says so, the
+# baseline tests on the others.
+E2E_VERSIONS ?= $(if $(filter environment command line,$(origin CRIO_VERSION)),$(CRIO_VERSION),$(CRIO_VERSIONS))
+e2e: crio-all tools
+	@set -e; for v in $(E2E_VERSIONS); do \
+	  echo "== e2e: CRI-O $$v"; \
+	  CRIO_VERSION=$$v $(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) ./test/e2e/; \
+	done
 
 bench: crio-both tools
-	CRIO_PRISTINE_DIR=$(abspath $(CRIO_PRISTINE_DIR)) CRIO_PATCHED_DIR=$(abspath $(CRIO_PATCHED_DIR)) \
+	CRIO_VERSION=$(CRIO_VERSION) CRIO_PRISTINE_DIR=$(abspath $(CRIO_PRISTINE_DIR)) CRIO_PATCHED_DIR=$(abspath $(CRIO_PATCHED_DIR)) \
 	  $(GO) test -count=1 -run '^$$' -bench . -benchtime 60x -timeout 30m ./test/e2e/
 	# The hook against a no-op static binary, same run; registry on tmpfs as on a node.
 	CRIO_USERNS_BENCH_RUNDIR=/dev/shm $(GO) test -count=1 -run '^$$' -bench ExecCompare -benchtime 300x ./hook/cmd/crio-userns-hook

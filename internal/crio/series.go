@@ -20,10 +20,14 @@ type Series struct {
 // LoadSeries reads patchesRoot/version/*.patch. A directory with no patches is
 // a valid, empty series: the version is supported but not modified yet.
 func LoadSeries(patchesRoot, version string) (*Series, error) {
+	if _, err := ParseRelease(version); err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(patchesRoot, version)
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no patch series for CRI-O %s: %s does not exist (series: %s)", version, dir, strings.Join(listSeries(patchesRoot), ", "))
+		known, _ := ListSeries(patchesRoot)
+		return nil, fmt.Errorf("no patch series for CRI-O %s: %s does not exist (series: %s)", version, dir, strings.Join(known, ", "))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading patch series %s: %w", dir, err)
@@ -38,17 +42,44 @@ func LoadSeries(patchesRoot, version string) (*Series, error) {
 	return s, nil
 }
 
-// ListSeries returns the versions that have a series directory under patchesRoot.
-func ListSeries(patchesRoot string) []string { return listSeries(patchesRoot) }
-
-func listSeries(patchesRoot string) []string {
-	entries, _ := os.ReadDir(patchesRoot)
-	var versions []string
-	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "v") {
-			versions = append(versions, e.Name())
-		}
+// ListSeries returns the supported CRI-O versions: the release directories
+// vX.Y.Z under patchesRoot, oldest first. Other directories (patches/main,
+// the series written against CRI-O's main branch) are not releases and are
+// skipped; a directory that looks like a release but is not one is an error,
+// so that a typo cannot silently drop a version from the builds and tests.
+func ListSeries(patchesRoot string) ([]string, error) {
+	entries, err := os.ReadDir(patchesRoot)
+	if err != nil {
+		return nil, fmt.Errorf("listing patch series: %w", err)
 	}
-	sort.Strings(versions)
-	return versions
+	var releases []Release
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "v") {
+			continue
+		}
+		r, err := ParseRelease(e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("patch series directory %s: %w", filepath.Join(patchesRoot, e.Name()), err)
+		}
+		releases = append(releases, r)
+	}
+	sort.Slice(releases, func(i, j int) bool { return releases[i].Less(releases[j]) })
+	versions := make([]string, len(releases))
+	for i, r := range releases {
+		versions[i] = r.String()
+	}
+	return versions, nil
+}
+
+// DefaultSeries is the version built, run and packaged when none is named:
+// the newest release that has a series.
+func DefaultSeries(patchesRoot string) (string, error) {
+	versions, err := ListSeries(patchesRoot)
+	if err != nil {
+		return "", err
+	}
+	if len(versions) == 0 {
+		return "", fmt.Errorf("no patch series under %s: expected directories named like v1.36.3", patchesRoot)
+	}
+	return versions[len(versions)-1], nil
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/crio-userns/crio-userns/internal/command"
+	"github.com/crio-userns/crio-userns/internal/crioconf"
 )
 
 // CheckOptions select what Check does besides the static checks.
@@ -419,7 +420,12 @@ func checkInstalled(ctx context.Context, c *checker, o *Options, root string, ma
 		c.ok("pinns installed at /usr/bin/pinns, CRI-O's default pinns_path")
 	}
 
-	// The configuration installed is contrib/'s, as the checkout holds it now.
+	// The configuration installed is contrib/'s, as the checkout holds it
+	// now, with the crio.conf.d drop-in for this CRI-O line.
+	dropIns, err := crioconf.Files(o.Root, o.CrioVersion)
+	if err != nil {
+		c.fail("the drop-in for CRI-O %s: %v", o.CrioVersion, err)
+	}
 	for inst, src := range map[string]string{
 		"etc/crio/crio.conf.d/99-crio-userns.conf":               "contrib/crio.conf.d/99-crio-userns.conf",
 		"usr/share/containers/oci/hooks.d/crio-userns-hook.json": "contrib/hooks.d/crio-userns-hook.json",
@@ -427,6 +433,9 @@ func checkInstalled(ctx context.Context, c *checker, o *Options, root string, ma
 	} {
 		a, errA := os.ReadFile(filepath.Join(root, inst))
 		b, errB := os.ReadFile(filepath.Join(o.Root, src))
+		if d, ok := dropIns[filepath.Base(inst)]; ok && strings.HasPrefix(inst, "etc/crio/crio.conf.d/") {
+			b = d
+		}
 		switch {
 		case errA != nil || errB != nil:
 			c.fail("comparing /%s with %s: %v %v", inst, src, errA, errB)
@@ -466,7 +475,7 @@ func runE2E(ctx context.Context, c *checker, o *Options, root string, co CheckOp
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-v", "-timeout", "25m", "-run", "^"+e2eScenario+"$", "./test/e2e/")
 	cmd.Dir = o.Root
-	cmd.Env = append(os.Environ(), "CRIO_PATCHED_DIR="+bin, "CRIO_USERNS_E2E_DIR="+co.E2EDir)
+	cmd.Env = append(os.Environ(), "CRIO_VERSION="+o.CrioVersion, "CRIO_PATCHED_DIR="+bin, "CRIO_USERNS_E2E_DIR="+co.E2EDir)
 	var out bytes.Buffer
 	cmd.Stdout = io.MultiWriter(&out, co.Stdout)
 	cmd.Stderr = cmd.Stdout

@@ -18,6 +18,7 @@ import (
 
 	"github.com/crio-userns/crio-userns/internal/command"
 	"github.com/crio-userns/crio-userns/internal/crio"
+	"github.com/crio-userns/crio-userns/internal/crioconf"
 )
 
 // Options select what Stage and Build make.
@@ -219,6 +220,16 @@ func stageHook(ctx context.Context, o *Options, in *Inputs) error {
 			return err
 		}
 		n++
+	}
+	// The drop-in cri-o.spec installs is the one for this CRI-O line.
+	dropIns, err := crioconf.DropIns(o.Root, o.CrioVersion)
+	if err != nil {
+		return err
+	}
+	for _, d := range dropIns {
+		if err := os.WriteFile(filepath.Join(dst, d.Source), d.Content, 0o644); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("crio-rpm: hook sources: %d files of %d packages; go mod vendor\n", n, len(dirs))
 	if err := goRun(ctx, dst, o.Log, "mod", "vendor"); err != nil {

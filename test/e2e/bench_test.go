@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crio-userns/crio-userns/internal/repo"
 	"github.com/crio-userns/crio-userns/test/images"
 	"github.com/crio-userns/crio-userns/test/node"
 	"github.com/crio-userns/crio-userns/test/podrun"
@@ -71,12 +70,12 @@ func BenchmarkPodStartup(b *testing.B) {
 // benchNode brings up a second node beside the current one for the length
 // of a benchmark, and checks it leaves nothing behind.
 func benchNode(b *testing.B, f flavour) *node.Node {
-	dropIns, err := node.ReadFiles(repo.MustRoot()+"/contrib/crio.conf.d", ".conf")
+	dropIns, err := nodeDropIns(f)
 	if err != nil {
 		b.Fatal(err)
 	}
 	n, err := node.Up(context.Background(), node.Config{
-		State: e2eDir("bench-" + string(f)), CrioDir: f.binDir(), DropIns: dropIns,
+		State: e2eDir("bench-" + crioVersion + "-" + string(f)), CrioDir: f.binDir(), DropIns: dropIns,
 		LoadImages: images.Loader(e2eDir("images")), Log: os.Stderr,
 	})
 	if err != nil {

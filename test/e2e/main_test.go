@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crio-userns/crio-userns/internal/crio"
+	"github.com/crio-userns/crio-userns/internal/crioconf"
 	"github.com/crio-userns/crio-userns/internal/repo"
 	"github.com/crio-userns/crio-userns/internal/testenv"
 	"github.com/crio-userns/crio-userns/test/images"
@@ -40,8 +42,42 @@ const (
 // noCapsDropIn sorts after contrib's 99-crio-userns.conf and overrides it.
 const noCapsDropIn = "99-zz-e2e-no-reinstate-caps.conf"
 
-// crioVersion is the release the e2e suite builds and runs.
-const crioVersion = "v1.36.3"
+// crioVersion is the CRI-O release the suite runs: $CRIO_VERSION, else the
+// newest series (make test runs the suite once per supported version).
+// defaultVersion is the newest series: the pristine baseline runs there only.
+var crioVersion, defaultVersion = suiteVersions()
+
+func suiteVersions() (run, newest string) {
+	newest, err := crio.DefaultSeries(filepath.Join(repo.MustRoot(), "patches"))
+	if err != nil {
+		panic(err)
+	}
+	run = os.Getenv("CRIO_VERSION")
+	if run == "" {
+		run = newest
+	}
+	if _, err := crio.ParseRelease(run); err != nil {
+		panic(fmt.Sprintf("CRIO_VERSION: %v", err))
+	}
+	return run, newest
+}
+
+// crioRelease is crioVersion parsed.
+func crioRelease() crio.Release {
+	r, _ := crio.ParseRelease(crioVersion)
+	return r
+}
+
+// requireFlavour skips t when this run does not include flavour f: pristine
+// CRI-O is the baseline of the default version only, which documents the
+// defects the series fixes; on the other versions the suite runs the
+// patched scenarios. The reason is printed, so no skip goes unseen.
+func requireFlavour(t testing.TB, f flavour) {
+	t.Helper()
+	if f == pristine && crioVersion != defaultVersion {
+		t.Skipf("the pristine baseline runs on %s only; this run is CRI-O %s", defaultVersion, crioVersion)
+	}
+}
 
 func (f flavour) binDir() string {
 	if f == withHook || f == withAuditHook || f == patchedNoCaps {
@@ -80,6 +116,7 @@ func e2eDir(p ...string) string {
 // a node of the other flavour first.
 func nodeFor(t testing.TB, f flavour) *node.Node {
 	t.Helper()
+	requireFlavour(t, f)
 	testenv.RequireRoot(t)
 	if current.node != nil && current.flavour == f {
 		return current.node
@@ -89,16 +126,9 @@ func nodeFor(t testing.TB, f flavour) *node.Node {
 			t.Fatal(err)
 		}
 	}
-	crio := filepath.Join(f.binDir(), "crio")
-	if _, err := os.Stat(crio); err != nil {
-		t.Fatalf("%s CRI-O is not built (%v): run `make crio-both` or `make e2e`", f, err)
-	}
-	dropIns, err := node.ReadFiles(filepath.Join(repo.MustRoot(), "contrib", "crio.conf.d"), ".conf")
+	dropIns, err := nodeDropIns(f)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if f == patchedNoCaps {
-		dropIns[noCapsDropIn] = []byte("[crio.runtime]\nuserns_reinstate_capabilities = []\n")
 	}
 	var hooks map[string][]byte
 	if f == withHook || f == withAuditHook {
@@ -110,7 +140,7 @@ func nodeFor(t testing.TB, f flavour) *node.Node {
 	defer cancel()
 	start := time.Now()
 	n, err := node.Up(ctx, node.Config{
-		State:      e2eDir("node-" + string(f)),
+		State:      e2eDir("node-" + crioVersion + "-" + string(f)),
 		CrioDir:    f.binDir(),
 		DropIns:    dropIns,
 		Hooks:      hooks,
@@ -120,9 +150,35 @@ func nodeFor(t testing.TB, f flavour) *node.Node {
 	if err != nil {
 		t.Fatalf("bringing up the %s node: %v", f, err)
 	}
-	t.Logf("%s node up in %v (crio pid %d, %s)", f, time.Since(start).Round(time.Millisecond), n.PID(), n.State)
+	t.Logf("%s node (CRI-O %s) up in %v (crio pid %d, %s)", f, crioVersion, time.Since(start).Round(time.Millisecond), n.PID(), n.State)
 	current.flavour, current.node = f, n
 	return n
+}
+
+// nodeDropIns checks that f's build is the CRI-O release the suite runs and
+// returns the project's drop-in for it.
+func nodeDropIns(f flavour) (map[string][]byte, error) {
+	bin := filepath.Join(f.binDir(), "crio")
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("%s CRI-O %s is not built (%v): run `make e2e` or `make crio-both CRIO_VERSION=%s`", f, crioVersion, err, crioVersion)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got, err := crio.BinaryVersion(ctx, bin)
+	if err != nil {
+		return nil, err
+	}
+	if got != crioVersion {
+		return nil, fmt.Errorf("%s is CRI-O %s, but the suite runs %s (set CRIO_VERSION to match)", bin, got, crioVersion)
+	}
+	dropIns, err := crioconf.Files(repo.MustRoot(), crioVersion)
+	if err != nil {
+		return nil, err
+	}
+	if f == patchedNoCaps {
+		dropIns[noCapsDropIn] = []byte("[crio.runtime]\nuserns_reinstate_capabilities = []\n")
+	}
+	return dropIns, nil
 }
 
 // downAndCheck brings the current node down and fails if anything is left.

@@ -1,9 +1,14 @@
 // Command crio-build obtains pristine CRI-O from the Go module proxy, applies
 // the project's patch series for that version and builds crio and pinns.
 //
-//	crio-build [-version v1.36.3] [-pristine] [-patches patches] [-output _output]
+//	crio-build [-version VERSION] [-pristine] [-patches patches] [-output _output]
 //	crio-build -check-series      # apply every series under -patches, build nothing
 //	crio-build -unit-tests        # CRI-O's own tests of the touched packages, pristine vs patched
+//	crio-build -list              # the supported versions (one series each), oldest first
+//	crio-build -default           # the version used when none is named: the newest series
+//
+// The supported versions are the release directories under -patches; VERSION
+// defaults to the newest of them.
 package main
 
 import (
@@ -20,14 +25,38 @@ import (
 )
 
 func main() {
-	version := flag.String("version", "v1.36.3", "CRI-O release to build (a module proxy version)")
+	version := flag.String("version", "", "CRI-O release to build (a module proxy version; default: the newest series)")
 	pristine := flag.Bool("pristine", false, "build CRI-O without the project's patches")
 	patches := flag.String("patches", "patches", "directory holding one patch series per CRI-O version")
 	output := flag.String("output", "_output", "build output directory")
 	checkSeries := flag.Bool("check-series", false, "apply every series to its pristine release and stop")
 	unitTests := flag.Bool("unit-tests", false, "run CRI-O's own tests of the packages the series touches, pristine vs patched")
 	verbose := flag.Bool("v", false, "show the compiler's output")
+	list := flag.Bool("list", false, "print the supported versions, oldest first, and stop")
+	printDefault := flag.Bool("default", false, "print the default version and stop")
 	flag.Parse()
+
+	if *list || *printDefault || *version == "" {
+		versions, err := crio.ListSeries(*patches)
+		if err == nil && len(versions) == 0 {
+			err = fmt.Errorf("no patch series under %s", *patches)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "crio-build: %v\n", err)
+			os.Exit(1)
+		}
+		switch {
+		case *list:
+			for _, v := range versions {
+				fmt.Println(v)
+			}
+			return
+		case *printDefault:
+			fmt.Println(versions[len(versions)-1])
+			return
+		}
+		*version = versions[len(versions)-1]
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -105,7 +134,10 @@ func prepare(ctx context.Context, version string, series *crio.Series, dst strin
 }
 
 func checkAll(ctx context.Context, patchesRoot, output string, log io.Writer) error {
-	versions := crio.ListSeries(patchesRoot)
+	versions, err := crio.ListSeries(patchesRoot)
+	if err != nil {
+		return err
+	}
 	if len(versions) == 0 {
 		return fmt.Errorf("no series under %s", patchesRoot)
 	}

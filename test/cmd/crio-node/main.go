@@ -20,6 +20,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/crio-userns/crio-userns/internal/crio"
+	"github.com/crio-userns/crio-userns/internal/crioconf"
+	"github.com/crio-userns/crio-userns/internal/repo"
 	"github.com/crio-userns/crio-userns/test/images"
 	"github.com/crio-userns/crio-userns/test/node"
 )
@@ -46,8 +49,8 @@ func main() {
 	var err error
 	switch os.Args[1] {
 	case "up":
-		crioDir := fs.String("crio-dir", filepath.Join("_output", "crio", "v1.36.3", "bin"), "directory with the crio and pinns to run")
-		dropIns := fs.String("drop-ins", filepath.Join("contrib", "crio.conf.d"), "directory of crio.conf.d drop-ins to install (empty for none)")
+		crioDir := fs.String("crio-dir", "", "directory with the crio and pinns to run (default: the patched build of the newest series)")
+		dropIns := fs.String("drop-ins", "", "directory of crio.conf.d drop-ins to install instead of the project's drop-in for the crio's version")
 		hooks := fs.String("hooks", "", "directory of hooks.d JSON files to install")
 		_ = fs.Parse(os.Args[2:])
 		err = up(ctx, *state, *crioDir, *dropIns, *hooks)
@@ -73,7 +76,29 @@ func main() {
 }
 
 func up(ctx context.Context, state, crioDir, dropInDir, hooksDir string) error {
-	dropIns, err := node.ReadFiles(dropInDir, ".conf")
+	root, err := repo.Root()
+	if err != nil {
+		return err
+	}
+	if crioDir == "" {
+		version, err := crio.DefaultSeries(filepath.Join(root, "patches"))
+		if err != nil {
+			return err
+		}
+		crioDir = filepath.Join(root, "_output", "crio", version, "bin")
+	}
+	// The drop-in must be the one for the CRI-O that runs: CRI-O before 1.35
+	// refuses to start with an annotation name it does not know.
+	version, err := crio.BinaryVersion(ctx, filepath.Join(crioDir, "crio"))
+	if err != nil {
+		return err
+	}
+	var dropIns map[string][]byte
+	if dropInDir != "" {
+		dropIns, err = node.ReadFiles(dropInDir, ".conf")
+	} else {
+		dropIns, err = crioconf.Files(root, version)
+	}
 	if err != nil {
 		return err
 	}
@@ -93,7 +118,7 @@ func up(ctx context.Context, state, crioDir, dropInDir, hooksDir string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("node up in %.1fs\n", time.Since(start).Seconds())
+	fmt.Printf("node up in %.1fs: CRI-O %s from %s\n", time.Since(start).Seconds(), version, crioDir)
 	printWhere(n)
 	return nil
 }

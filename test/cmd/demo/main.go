@@ -1,7 +1,7 @@
 // Command demo runs the field reports' scenarios on a pristine and on a
 // patched CRI-O node and prints what each did, side by side.
 //
-//	demo -crio-version v1.36.3 -pristine DIR -patched DIR [-state _output/demo]
+//	demo [-crio-version VERSION] -pristine DIR -patched DIR [-state _output/demo]
 package main
 
 import (
@@ -16,6 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/crio-userns/crio-userns/internal/crio"
+	"github.com/crio-userns/crio-userns/internal/crioconf"
 	"github.com/crio-userns/crio-userns/internal/repo"
 	"github.com/crio-userns/crio-userns/test/images"
 	"github.com/crio-userns/crio-userns/test/node"
@@ -29,7 +31,7 @@ type column struct {
 }
 
 func main() {
-	version := flag.String("crio-version", "v1.36.3", "CRI-O version, for the column titles")
+	version := flag.String("crio-version", "", "CRI-O version of both builds (default: the newest series)")
 	pristineDir := flag.String("pristine", "", "directory with pristine crio and pinns")
 	patchedDir := flag.String("patched", "", "directory with patched crio and pinns")
 	stateRoot := flag.String("state", filepath.Join("_output", "demo"), "where the nodes keep their state")
@@ -40,6 +42,23 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	root, err := repo.Root()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		os.Exit(1)
+	}
+	if *version == "" {
+		if *version, err = crio.DefaultSeries(filepath.Join(root, "patches")); err != nil {
+			fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+			os.Exit(1)
+		}
+	}
+	// Both nodes get the project's drop-in for this CRI-O line.
+	dropIns, err := crioconf.Files(root, *version)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		os.Exit(1)
+	}
 
 	cols := []*column{
 		{name: "pristine " + *version, crioDir: *pristineDir},
@@ -47,7 +66,7 @@ func main() {
 	}
 	for i, col := range cols {
 		state := filepath.Join(*stateRoot, []string{"pristine", "patched"}[i])
-		if err := runColumn(ctx, col, state); err != nil {
+		if err := runColumn(ctx, col, state, dropIns); err != nil {
 			fmt.Fprintf(os.Stderr, "demo: %s: %v\n", col.name, err)
 			os.Exit(1)
 		}
@@ -55,15 +74,7 @@ func main() {
 	printTable(cols)
 }
 
-func runColumn(ctx context.Context, col *column, state string) error {
-	root, err := repo.Root()
-	if err != nil {
-		return err
-	}
-	dropIns, err := node.ReadFiles(filepath.Join(root, "contrib", "crio.conf.d"), ".conf")
-	if err != nil {
-		return err
-	}
+func runColumn(ctx context.Context, col *column, state string, dropIns map[string][]byte) error {
 	fmt.Printf("== %s: bringing up a node in %s\n", col.name, state)
 	n, err := node.Up(ctx, node.Config{
 		State:      state,

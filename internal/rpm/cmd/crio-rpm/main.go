@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/crio-userns/crio-userns/internal/crio"
 	"github.com/crio-userns/crio-userns/internal/repo"
 	"github.com/crio-userns/crio-userns/internal/rpm"
 )
@@ -28,7 +29,7 @@ func main() {
 	verb := os.Args[1]
 	fs := flag.NewFlagSet("crio-rpm "+verb, flag.ExitOnError)
 	o := &rpm.Options{}
-	fs.StringVar(&o.CrioVersion, "crio-version", "v1.36.3", "CRI-O release; patches/<it> is the series")
+	fs.StringVar(&o.CrioVersion, "crio-version", "", "CRI-O release; patches/<it> is the series (default: the newest series)")
 	fs.StringVar(&o.Release, "release", "1", "N of cri-o's Release 990.userns.N")
 	fs.StringVar(&o.HookVersion, "hook-version", "0.1.0", "Version of crio-userns-hook")
 	fs.StringVar(&o.HookRelease, "hook-release", "1", "Release of crio-userns-hook")
@@ -54,6 +55,11 @@ func run(ctx context.Context, verb string, o *rpm.Options, out string, verbose b
 		return err
 	}
 	o.Root = root
+	if o.CrioVersion == "" {
+		if o.CrioVersion, err = crio.DefaultSeries(filepath.Join(root, "patches")); err != nil {
+			return err
+		}
+	}
 	if o.Out, err = filepath.Abs(out); err != nil {
 		return err
 	}
