@@ -35,6 +35,8 @@ type Binaries struct {
 	Crio   string
 	Pinns  string
 	Reused bool
+	// Replaced lists dependency substitutions the build needed (ProxySubstitutes).
+	Replaced []string
 }
 
 // Build compiles crio and pinns from t into outDir/bin. The link flags are the
@@ -47,8 +49,12 @@ func Build(ctx context.Context, t *Tree, outDir string, log io.Writer) (*Binarie
 		return nil, err
 	}
 	bin := filepath.Join(outDir, "bin")
-	b := &Binaries{Dir: outDir, Crio: filepath.Join(bin, "crio"), Pinns: filepath.Join(bin, "pinns")}
-	stamp := buildStamp(t)
+	mod, err := PrepareModFile(ctx, t.Dir)
+	if err != nil {
+		return nil, err
+	}
+	b := &Binaries{Dir: outDir, Crio: filepath.Join(bin, "crio"), Pinns: filepath.Join(bin, "pinns"), Replaced: mod.Replaced}
+	stamp := buildStamp(t, mod)
 	stampFile := filepath.Join(outDir, ".stamp")
 	if old, err := os.ReadFile(stampFile); err == nil && string(old) == stamp && exists(b.Crio) && exists(b.Pinns) {
 		b.Reused = true
@@ -69,7 +75,7 @@ func Build(ctx context.Context, t *Tree, outDir string, log io.Writer) (*Binarie
 		"-o", b.Crio, "./cmd/crio")
 	goBuild.Dir = t.Dir
 	// The module zip has no vendor/: dependencies come from the module proxy.
-	goBuild.Env = append(os.Environ(), "GOFLAGS=-mod=mod -buildvcs=false", "CGO_ENABLED=1")
+	goBuild.Env = append(os.Environ(), "GOFLAGS="+mod.GoFlags(), "CGO_ENABLED=1")
 	if err := command.Run(goBuild, log); err != nil {
 		return nil, fmt.Errorf("building crio in %s: %w", t.Dir, err)
 	}
@@ -84,9 +90,12 @@ func Build(ctx context.Context, t *Tree, outDir string, log io.Writer) (*Binarie
 	return b, os.WriteFile(stampFile, []byte(stamp), 0o644)
 }
 
-func buildStamp(t *Tree) string {
+func buildStamp(t *Tree, mod ModFile) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "build v1\ntree %s\nhead %s\ngo %s\ntags %s\n", t.Stamp, t.Head, runtime.Version(), strings.Join(BuildTags, ","))
+	if len(mod.Replaced) > 0 {
+		fmt.Fprintf(h, "replaced %s\n", mod.Stamp())
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 

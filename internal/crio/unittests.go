@@ -62,13 +62,17 @@ func RunUnitTests(ctx context.Context, tree string, pkgs []string, run string, l
 	if len(present) == 0 {
 		return Outcomes{}, nil
 	}
+	mod, err := PrepareModFile(ctx, tree)
+	if err != nil {
+		return nil, err
+	}
 	args := []string{"test", "-json", "-count=1", "-tags", strings.Join(TestTags, " ")}
 	if run != "" {
 		args = append(args, "-run", run)
 	}
 	cmd := exec.CommandContext(ctx, "go", append(args, present...)...)
 	cmd.Dir = tree
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod -buildvcs=false", "CGO_ENABLED=1")
+	cmd.Env = append(os.Environ(), "GOFLAGS="+mod.GoFlags(), "CGO_ENABLED=1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, io.MultiWriter(&stderr, log)
 	runErr := cmd.Run() // a failing test is an outcome, not an error

@@ -102,6 +102,9 @@ func build(ctx context.Context, version string, pristine bool, patchesRoot, outp
 	if err != nil {
 		return err
 	}
+	for _, r := range bins.Replaced {
+		fmt.Printf("crio-build: dependency %s (the module proxy does not serve the version go.mod names)\n", r)
+	}
 	state := "built"
 	if bins.Reused {
 		state = "up to date"
