@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -53,6 +54,11 @@ func (m ModFile) Stamp() string {
 // copy of go.sum that the go command completes) with a replace directive for
 // each.
 func PrepareModFile(ctx context.Context, tree string) (ModFile, error) {
+	// The go command runs inside the tree: the paths it gets are absolute.
+	tree, err := filepath.Abs(tree)
+	if err != nil {
+		return ModFile{}, err
+	}
 	out, err := exec.CommandContext(ctx, "go", "mod", "edit", "-json", tree+"/go.mod").Output()
 	if err != nil {
 		return ModFile{}, fmt.Errorf("reading %s/go.mod: %w", tree, err)

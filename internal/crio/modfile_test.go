@@ -16,7 +16,9 @@ func TestPrepareModFileReplacesRefusedVersions(t *testing.T) {
 	os.WriteFile(filepath.Join(tree, "go.mod"), []byte(gomod), 0o644)
 	os.WriteFile(filepath.Join(tree, "go.sum"), []byte("x v1 h1:x=\n"), 0o644)
 
-	m, err := PrepareModFile(context.Background(), tree)
+	// Relative, as crio-build passes it.
+	t.Chdir(dir)
+	m, err := PrepareModFile(context.Background(), "cri-o")
 	if err != nil {
 		t.Fatal(err)
 	}
