@@ -14,10 +14,14 @@ const (
 	SCCRestricted   = "restricted"
 	SCCRestrictedV2 = "restricted-v2"
 	SCCAnyUID       = "anyuid"
+	// SCCRestrictedV3 and SCCNestedContainer are OpenShift's own answer to
+	// user namespaces (4.20 and later): both require hostUsers: false.
+	SCCRestrictedV3    = "restricted-v3"
+	SCCNestedContainer = "nested-container"
 )
 
 // SCCNames lists the accepted --scc values.
-var SCCNames = []string{SCCNone, SCCRestricted, SCCRestrictedV2, SCCAnyUID}
+var SCCNames = []string{SCCNone, SCCRestricted, SCCRestrictedV2, SCCRestrictedV3, SCCNestedContainer, SCCAnyUID}
 
 // ValidatedSCCAnnotation is the pod annotation OpenShift's admission sets to
 // the name of the SCC that admitted the pod (openshift/api security/v1
@@ -63,19 +67,31 @@ type constraints struct {
 	defaultAddCapabilities   []corev1.Capability
 	requiredDropCapabilities []corev1.Capability
 	allowedCapabilities      []corev1.Capability
-	runAsUser                string  // runAsAny or mustRunAsRange
-	uidRange                 IDRange // MustRunAsRange's range, from the namespace
-	fsGroup                  string  // runAsAny or mustRunAs
-	supplementalGroups       string  // runAsAny or mustRunAs
-	seccompProfiles          []string
-	volumes                  []string
+	runAsUser                string // runAsAny or mustRunAsRange
+	// uidRange is MustRunAsRange's range: the SCC's own uidRangeMin and
+	// uidRangeMax when it sets them, else the namespace's (Admit resolves it).
+	uidRange           IDRange
+	fsGroup            string    // runAsAny or mustRunAs
+	fsGroupRanges      []IDRange // the SCC's own ranges, else the namespace's (Admit)
+	supplementalGroups string    // runAsAny or mustRunAs
+	supplementalRanges []IDRange // the SCC's own ranges, else the namespace's (Admit)
+	seccompProfiles    []string
+	volumes            []string
+	// userNamespaceLevel is requirePodLevel when the pod must set
+	// hostUsers: false; empty is AllowHostLevel, the API default.
+	userNamespaceLevel string
 }
+
+// requirePodLevel is securityv1.NamespaceLevelRequirePod.
+const requirePodLevel = "RequirePodLevel"
 
 // The SCC objects as the cluster ships them: openshift/cluster-kube-apiserver-
 // operator bindata/bootkube/scc-manifests/0000_20_kube-apiserver-operator_00_
-// scc-{restricted,restricted-v2,anyuid}.yaml. SELinux (MustRunAs with the
-// namespace's MCS level) is left out: the bench node has no SELinux, and CRI-O
-// ignores the label there.
+// scc-{restricted,restricted-v2,restricted-v3,nested-container,anyuid}.yaml
+// (restricted-v3 and nested-container as on its main branch in August 2026,
+// after their uidRangeMin/uidRangeMax fixes). SELinux (MustRunAs with the
+// namespace's MCS level; container_engine_t for nested-container) is left
+// out: the bench node has no SELinux, and CRI-O ignores the label there.
 var sccDefinitions = map[string]constraints{
 	SCCRestricted: {
 		name:                     SCCRestricted,
@@ -96,6 +112,35 @@ var sccDefinitions = map[string]constraints{
 		supplementalGroups:       runAsAny,
 		seccompProfiles:          []string{corev1.SeccompProfileRuntimeDefault},
 		volumes:                  []string{"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"},
+	},
+	SCCRestrictedV3: {
+		name:                     SCCRestrictedV3,
+		allowPrivilegeEscalation: ptr(false),
+		allowedCapabilities:      []corev1.Capability{"NET_BIND_SERVICE"},
+		requiredDropCapabilities: []corev1.Capability{"ALL"},
+		runAsUser:                mustRunAsRange,
+		uidRange:                 IDRange{Start: 1000, Size: 65534 - 1000 + 1},
+		fsGroup:                  mustRunAs,
+		fsGroupRanges:            []IDRange{{Start: 1000, Size: 65534 - 1000 + 1}},
+		supplementalGroups:       mustRunAs,
+		supplementalRanges:       []IDRange{{Start: 1000, Size: 65534 - 1000 + 1}},
+		seccompProfiles:          []string{corev1.SeccompProfileRuntimeDefault},
+		volumes:                  []string{"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"},
+		userNamespaceLevel:       requirePodLevel,
+	},
+	SCCNestedContainer: {
+		name:                     SCCNestedContainer,
+		allowPrivilegeEscalation: ptr(true),
+		allowedCapabilities:      []corev1.Capability{"SETUID", "SETGID"},
+		runAsUser:                mustRunAsRange,
+		uidRange:                 IDRange{Start: 0, Size: 65534 + 1},
+		fsGroup:                  mustRunAs,
+		fsGroupRanges:            []IDRange{{Start: 0, Size: 65534 + 1}},
+		supplementalGroups:       mustRunAs,
+		supplementalRanges:       []IDRange{{Start: 0, Size: 65534 + 1}},
+		seccompProfiles:          []string{"*"},
+		volumes:                  []string{"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"},
+		userNamespaceLevel:       requirePodLevel,
 	},
 	SCCAnyUID: {
 		name:                     SCCAnyUID,
@@ -155,14 +200,23 @@ func Admit(pod *corev1.Pod, scc string, ranges NamespaceRanges) (*corev1.Pod, er
 		ranges.UIDs = DefaultUIDRange
 	}
 	// sccmatching/matcher.go CreateProviderFromConstraint: an SCC without its
-	// own range takes the namespace's pre-allocated one.
-	c.uidRange = ranges.UIDs
+	// own ranges takes the namespace's pre-allocated ones (getPreallocatedFSGroup:
+	// the first group of the supplemental-groups block, alone).
+	if c.uidRange.IsZero() {
+		c.uidRange = ranges.UIDs
+	}
+	if c.fsGroupRanges == nil {
+		c.fsGroupRanges = []IDRange{{Start: ranges.groups().Start, Size: 1}}
+	}
+	if c.supplementalRanges == nil {
+		c.supplementalRanges = []IDRange{ranges.groups()}
+	}
 
 	var errs field.ErrorList
 	podPath := field.NewPath(fmt.Sprintf("provider %s: ", c.name)).Child("spec", "securityContext")
 
-	c.mutatePod(out, ranges)
-	errs = append(errs, c.validatePod(out, podPath, ranges)...)
+	c.mutatePod(out)
+	errs = append(errs, c.validatePod(out, podPath)...)
 
 	for i := range out.Spec.InitContainers {
 		path := field.NewPath("spec", "initContainers").Index(i)

@@ -22,25 +22,23 @@ import (
 // mutatePod emulates the pod mutators (sccmatching/provider.go mutatePod, in
 // 4.10 CreatePodSecurityContext): fsGroup and supplementalGroups defaulting
 // and the seccomp profile. No pod mutator touches runAsUser.
-func (c constraints) mutatePod(pod *corev1.Pod, ranges NamespaceRanges) {
+func (c constraints) mutatePod(pod *corev1.Pod) {
 	if pod.Spec.SecurityContext == nil {
 		pod.Spec.SecurityContext = &corev1.PodSecurityContext{}
 	}
 	psc := pod.Spec.SecurityContext
 
-	// group/mustrunas.go GenerateSingle, with sccmatching/matcher.go
-	// getPreallocatedFSGroup: the range is [first, first] of the
-	// supplemental-groups annotation's first block.
+	// group/mustrunas.go GenerateSingle and Generate: the first ID of the
+	// first range.
 	if c.fsGroup == mustRunAs && psc.FSGroup == nil {
-		psc.FSGroup = ptr(ranges.groups().Start)
+		psc.FSGroup = ptr(c.fsGroupRanges[0].Start)
 	}
-	// group/mustrunas.go Generate: the first ID of the first block.
 	if c.supplementalGroups == mustRunAs && len(psc.SupplementalGroups) == 0 {
-		psc.SupplementalGroups = []int64{ranges.groups().Start}
+		psc.SupplementalGroups = []int64{c.supplementalRanges[0].Start}
 	}
 
 	// seccomp/strategy.go Generate: an existing field or annotation wins,
-	// else the SCC's first allowed profile; provider.go mutatePod writes it as
+	// else the SCC's first allowed profile other than "*"; provider.go mutatePod writes it as
 	// the pod annotation and as the pod field.
 	var profile string
 	switch {
@@ -48,8 +46,14 @@ func (c constraints) mutatePod(pod *corev1.Pod, ranges NamespaceRanges) {
 		profile = seccompAnnotationForField(psc.SeccompProfile)
 	case pod.Annotations[corev1.SeccompPodAnnotationKey] != "":
 		profile = pod.Annotations[corev1.SeccompPodAnnotationKey]
-	case len(c.seccompProfiles) > 0:
-		profile = c.seccompProfiles[0]
+	default:
+		// The first profile that is not the wildcard "*".
+		for _, p := range c.seccompProfiles {
+			if p != "*" {
+				profile = p
+				break
+			}
+		}
 	}
 	if profile != "" {
 		if pod.Annotations == nil {
@@ -63,9 +67,10 @@ func (c constraints) mutatePod(pod *corev1.Pod, ranges NamespaceRanges) {
 }
 
 // validatePod emulates the pod validators (4.10 provider.go
-// ValidatePodSecurityContext): fsGroup, supplementalGroups, host namespaces,
-// seccomp, sysctls and volume types.
-func (c constraints) validatePod(pod *corev1.Pod, path *field.Path, ranges NamespaceRanges) field.ErrorList {
+// ValidatePodSecurityContext, with the userNamespaceLevel check of 4.20):
+// fsGroup, supplementalGroups, host namespaces, host users, seccomp, sysctls
+// and volume types.
+func (c constraints) validatePod(pod *corev1.Pod, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	psc := pod.Spec.SecurityContext
 
@@ -74,11 +79,10 @@ func (c constraints) validatePod(pod *corev1.Pod, path *field.Path, ranges Names
 		if psc.FSGroup != nil {
 			groups = []int64{*psc.FSGroup}
 		}
-		first := ranges.groups().Start
-		errs = append(errs, validateGroups(path.Child("fsGroup"), groups, IDRange{Start: first, Size: 1})...)
+		errs = append(errs, validateGroups(path.Child("fsGroup"), groups, c.fsGroupRanges)...)
 	}
 	if c.supplementalGroups == mustRunAs {
-		errs = append(errs, validateGroups(path.Child("supplementalGroups"), psc.SupplementalGroups, ranges.groups())...)
+		errs = append(errs, validateGroups(path.Child("supplementalGroups"), psc.SupplementalGroups, c.supplementalRanges)...)
 	}
 
 	// sccmatching/checks.go NewPodBoolChecker for hostNetwork, hostPID, hostIPC.
@@ -90,6 +94,11 @@ func (c constraints) validatePod(pod *corev1.Pod, path *field.Path, ranges Names
 	}
 	if !c.allowHostIPC && pod.Spec.HostIPC {
 		errs = append(errs, field.Invalid(path.Child("hostIPC"), true, "Host IPC is not allowed to be used"))
+	}
+	// provider.go ValidatePodSecurityContext: an SCC that requires a pod-level
+	// user namespace admits only hostUsers: false (unset reads "null").
+	if c.userNamespaceLevel == requirePodLevel && (pod.Spec.HostUsers == nil || *pod.Spec.HostUsers) {
+		errs = append(errs, field.Invalid(path.Child("hostUsers"), pod.Spec.HostUsers, "Host Users must be set to false"))
 	}
 
 	// seccomp/strategy.go ValidatePod.
@@ -233,13 +242,13 @@ func (c constraints) validateContainer(pod *corev1.Pod, ctr *corev1.Container, p
 }
 
 // validateGroups emulates group/mustrunas.go ValidatePod.
-func validateGroups(path *field.Path, groups []int64, r IDRange) field.ErrorList {
+func validateGroups(path *field.Path, groups []int64, ranges []IDRange) field.ErrorList {
 	var errs field.ErrorList
 	if len(groups) == 0 {
 		errs = append(errs, field.Invalid(path, groups, "unable to validate empty groups against required ranges"))
 	}
 	for _, g := range groups {
-		if !r.Contains(g) {
+		if !slices.ContainsFunc(ranges, func(r IDRange) bool { return r.Contains(g) }) {
 			errs = append(errs, field.Invalid(path, groups, fmt.Sprintf("%d is not an allowed group", g)))
 		}
 	}

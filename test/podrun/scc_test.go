@@ -102,6 +102,37 @@ func TestAdmitRejects(t *testing.T) {
 		want: prefix + "[spec.containers[0].securityContext.runAsUser: Invalid value: 0: must be in the ranges: [1000650000, 1000659999], " +
 			"spec.containers[1].securityContext.runAsUser: Invalid value: 1: must be in the ranges: [1000650000, 1000659999], " +
 			"spec.containers[1].securityContext.privileged: Invalid value: true: Privileged containers are not allowed]",
+	}, {
+		name: "restricted-v3 requires hostUsers: false (unset)",
+		scc:  SCCRestrictedV3,
+		yaml: podHeader + "spec:\n  containers:\n  - name: fedora\n    image: f\n",
+		want: prefix + `provider restricted-v3: .spec.securityContext.hostUsers: Invalid value: null: Host Users must be set to false`,
+	}, {
+		name: "nested-container requires hostUsers: false (true)",
+		scc:  SCCNestedContainer,
+		yaml: podHeader + "spec:\n  hostUsers: true\n  containers:\n  - name: fedora\n    image: f\n",
+		want: prefix + "provider nested-container: .spec.securityContext.hostUsers: Invalid value: true: Host Users must be set to false",
+	}, {
+		name: "restricted-v3: its own UID range, root refused (field report 004's runAsUser: 0)",
+		scc:  SCCRestrictedV3,
+		yaml: podHeader + "spec:\n  hostUsers: false\n  containers:\n  - name: fedora\n    image: f\n    securityContext:\n      runAsUser: 0\n      runAsGroup: 0\n",
+		want: prefix + "spec.containers[0].securityContext.runAsUser: Invalid value: 0: must be in the ranges: [1000, 65534]",
+	}, {
+		name: "restricted-v3 allows only NET_BIND_SERVICE",
+		scc:  SCCRestrictedV3,
+		yaml: podHeader + "spec:\n  hostUsers: false\n  containers:\n  - name: fedora\n    image: f\n    securityContext:\n      capabilities:\n        add: [SETUID]\n",
+		want: prefix + `spec.containers[0].securityContext.capabilities.add: Invalid value: "SETUID": capability may not be added`,
+	}, {
+		name: "restricted-v3 fsGroup from its own range",
+		scc:  SCCRestrictedV3,
+		yaml: podHeader + "spec:\n  hostUsers: false\n  securityContext:\n    fsGroup: 70000\n  containers:\n  - name: fedora\n    image: f\n",
+		want: prefix + "provider restricted-v3: .spec.securityContext.fsGroup: Invalid value: [70000]: 70000 is not an allowed group",
+	}, {
+		name: "nested-container: UIDs up to 65534, SETUID/SETGID but nothing else may be added",
+		scc:  SCCNestedContainer,
+		yaml: podHeader + "spec:\n  hostUsers: false\n  containers:\n  - name: fedora\n    image: f\n    securityContext:\n      runAsUser: 65535\n      capabilities:\n        add: [SETUID, SETGID, SYS_ADMIN]\n",
+		want: prefix + "[spec.containers[0].securityContext.runAsUser: Invalid value: 65535: must be in the ranges: [0, 65534], " +
+			`spec.containers[0].securityContext.capabilities.add: Invalid value: "SYS_ADMIN": capability may not be added]`,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,6 +235,38 @@ func TestAdmitMutates(t *testing.T) {
 			runAsUser: ptr(int64(0)),
 			drop:      []corev1.Capability{"MKNOD"},
 		}},
+	}, {
+		name:       "restricted-v3: the SCC's range, not the namespace's; drop ALL; no escalation",
+		scc:        SCCRestrictedV3,
+		yaml:       podHeader + "spec:\n  hostUsers: false\n  containers:\n  - name: fedora\n    image: f\n",
+		fsGroup:    ptr(int64(1000)),
+		podSeccomp: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		annotations: map[string]string{
+			ValidatedSCCAnnotation:         SCCRestrictedV3,
+			corev1.SeccompPodAnnotationKey: corev1.SeccompProfileRuntimeDefault,
+		},
+		containers: []containerWant{{
+			runAsUser: ptr(int64(1000)), runAsNonRoot: ptr(true),
+			drop: []corev1.Capability{"ALL"},
+			ape:  ptr(false),
+		}},
+	}, {
+		name:        "nested-container: runAsUser 0 kept, nothing dropped, SETUID/SETGID may be added, no seccomp default",
+		scc:         SCCNestedContainer,
+		yaml:        podHeader + "spec:\n  hostUsers: false\n  containers:\n  - name: fedora\n    image: f\n    securityContext:\n      runAsUser: 0\n      capabilities:\n        add: [SETUID, SETGID]\n",
+		fsGroup:     ptr(int64(0)),
+		annotations: map[string]string{ValidatedSCCAnnotation: SCCNestedContainer},
+		containers: []containerWant{{
+			runAsUser: ptr(int64(0)),
+			add:       []corev1.Capability{"SETUID", "SETGID"},
+		}},
+	}, {
+		name:        "nested-container defaults runAsUser to 0, the first ID of its range",
+		scc:         SCCNestedContainer,
+		yaml:        podHeader + "spec:\n  hostUsers: false\n  containers:\n  - name: fedora\n    image: f\n",
+		fsGroup:     ptr(int64(0)),
+		annotations: map[string]string{ValidatedSCCAnnotation: SCCNestedContainer},
+		containers:  []containerWant{{runAsUser: ptr(int64(0))}},
 	}, {
 		name:          "none leaves the pod alone",
 		scc:           SCCNone,

@@ -26,6 +26,10 @@ var keyPhrases = []string{
 
 var summaryRE = regexp.MustCompile(`(?m)^SUMMARY (switched=\d/5)`)
 
+// statusUID is the real UID in usernstest's copy of /proc/self/status: the
+// container's user inside its user namespace.
+var statusUID = regexp.MustCompile(`(?m)^Uid:\s+(\d+)\s`)
+
 func summarize(res *podrun.Result, err error) outcome {
 	switch {
 	case err != nil:
@@ -47,6 +51,9 @@ func summarize(res *podrun.Result, err error) outcome {
 			parts = append(parts, fmt.Sprintf("exits %d", *c.ExitCode))
 		default:
 			parts = append(parts, "runs")
+		}
+		if m := statusUID.FindStringSubmatch(c.Log); m != nil && m[1] != "0" {
+			parts = append(parts, "as uid "+m[1])
 		}
 		maps := toMappings(c.UIDMapSeen())
 		if o.uidMap == "" && len(maps) > 0 {

@@ -17,4 +17,9 @@ func TestSummarizeReadsUsernstestLog(t *testing.T) {
 	if got, want := summarize(failed, nil).cell, "fails: cannot set uid to unmapped user in user namespace"; got != want {
 		t.Fatalf("cell %q, want %q", got, want)
 	}
+	nonRoot := "--- uid_map\n         0  917504      65536\n--- status\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nSUMMARY switched=0/5 root=fail daemon=fail operator=fail nobody=fail mail=fail\n"
+	res = &podrun.Result{Admitted: true, SandboxID: "x", Containers: []*podrun.ContainerResult{{Created: true, Started: true, ExitCode: &zero, Log: nonRoot}}}
+	if got, want := summarize(res, nil).cell, "runs, as uid 1000, root=917504, switched=0/5"; got != want {
+		t.Fatalf("cell %q, want %q", got, want)
+	}
 }
