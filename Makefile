@@ -76,11 +76,15 @@ crio-both: $(BIN)/crio-build deps
 	$(BIN)/crio-build -version $(CRIO_VERSION) -pristine
 	$(BIN)/crio-build -version $(CRIO_VERSION)
 
+# The versions make test, e2e and crio-unit cover: all of them, or the one
+# CRIO_VERSION names on the command line or in the environment.
+TEST_VERSIONS ?= $(if $(filter environment command line,$(origin CRIO_VERSION)),$(CRIO_VERSION),$(CRIO_VERSIONS))
+
 # What the e2e suite runs: every supported version patched, and pristine
 # CRI-O of the default version, the baseline that shows the defects.
 crio-all: $(BIN)/crio-build deps
-	$(if $(filter $(CRIO_DEFAULT_VERSION),$(E2E_VERSIONS)),$(BIN)/crio-build -version $(CRIO_DEFAULT_VERSION) -pristine)
-	@set -e; for v in $(E2E_VERSIONS); do $(BIN)/crio-build -version $$v; done
+	$(if $(filter $(CRIO_DEFAULT_VERSION),$(TEST_VERSIONS)),$(BIN)/crio-build -version $(CRIO_DEFAULT_VERSION) -pristine)
+	@set -e; for v in $(TEST_VERSIONS); do $(BIN)/crio-build -version $$v; done
 
 versions:
 	@echo "supported: $(CRIO_VERSIONS)"
@@ -116,14 +120,13 @@ series: $(BIN)/crio-build
 # CRI-O's own tests of the packages the series touches, on the pristine and
 # the patched tree: nothing that passes upstream may fail with the series.
 crio-unit: $(BIN)/crio-build deps
-	$(BIN)/crio-build -unit-tests -version $(CRIO_VERSION)
+	@set -e; for v in $(TEST_VERSIONS); do $(BIN)/crio-build -unit-tests -version $$v; done
 
 # The e2e suite once per version (CRIO_VERSION=V: that one only). Pristine
 # CRI-O runs on the default version only; the suite skips, and says so, the
 # baseline tests on the others.
-E2E_VERSIONS ?= $(if $(filter environment command line,$(origin CRIO_VERSION)),$(CRIO_VERSION),$(CRIO_VERSIONS))
 e2e: crio-all tools
-	@set -e; for v in $(E2E_VERSIONS); do \
+	@set -e; for v in $(TEST_VERSIONS); do \
 	  echo "== e2e: CRI-O $$v"; \
 	  CRIO_VERSION=$$v $(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) ./test/e2e/; \
 	done

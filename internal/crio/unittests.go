@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -51,8 +52,11 @@ func TouchedPackages(ctx context.Context, tree string) ([]string, error) {
 type Outcomes map[string]string
 
 // RunUnitTests runs CRI-O's tests of pkgs in tree and collects each test's
-// outcome. Packages missing from tree (new in a series) are left out.
-func RunUnitTests(ctx context.Context, tree string, pkgs []string, run string, log io.Writer) (Outcomes, error) {
+// outcome. Packages missing from tree (new in a series) are left out. With
+// cached, the go command may replay a result it recorded for the same test
+// binary, environment and input files (go test's own caching); otherwise
+// every test runs again (-count=1), as a retry must.
+func RunUnitTests(ctx context.Context, tree string, pkgs []string, run string, cached bool, log io.Writer) (Outcomes, error) {
 	var present []string
 	for _, p := range pkgs {
 		if _, err := os.Stat(filepath.Join(tree, p)); err == nil {
@@ -66,7 +70,10 @@ func RunUnitTests(ctx context.Context, tree string, pkgs []string, run string, l
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"test", "-json", "-count=1", "-tags", strings.Join(TestTags, " ")}
+	args := []string{"test", "-json", "-tags", strings.Join(TestTags, " ")}
+	if !cached {
+		args = append(args, "-count=1")
+	}
 	if run != "" {
 		args = append(args, "-run", run)
 	}
@@ -118,6 +125,60 @@ func parseTestEvents(r io.Reader) (Outcomes, error) {
 	}
 	return out, sc.Err()
 }
+
+// Failing returns the keys of the tests (and packages) that failed.
+func (o Outcomes) Failing() []string {
+	var keys []string
+	for k, v := range o {
+		if v == "fail" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// RemovedTests lists the test functions the series deletes from tree's
+// _test.go files (in the diff from the pristine root commit) and that no
+// longer exist under that name anywhere in the patched tree: a test that
+// passes upstream and is gone with the series must be seen by a reviewer.
+func RemovedTests(ctx context.Context, tree string) ([]string, error) {
+	root, err := git(ctx, tree, nil, "rev-list", "--max-parents=0", "HEAD")
+	if err != nil {
+		return nil, err
+	}
+	diff, err := git(ctx, tree, nil, "diff", "-U0", root, "HEAD", "--", "*_test.go")
+	if err != nil {
+		return nil, err
+	}
+	removed, added := map[string]bool{}, map[string]bool{}
+	for _, line := range strings.Split(diff, "\n") {
+		m := testFunc.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		if m[1] == "-" {
+			removed[m[2]] = true
+		} else {
+			added[m[2]] = true
+		}
+	}
+	var gone []string
+	for name := range removed {
+		if added[name] {
+			continue
+		}
+		// Moved to a file the diff does not pair with it?
+		if out, err := git(ctx, tree, nil, "grep", "-l", "-E", "^func "+name+`\(`, "--", "*_test.go"); err == nil && out != "" {
+			continue
+		}
+		gone = append(gone, name)
+	}
+	sort.Strings(gone)
+	return gone, nil
+}
+
+var testFunc = regexp.MustCompile(`^([-+])func (Test\w+)\(`)
 
 // Comparison is how a series changed the outcomes of CRI-O's own tests.
 type Comparison struct {

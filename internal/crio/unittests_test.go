@@ -1,6 +1,9 @@
 package crio
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -73,5 +76,48 @@ func TestCompare(t *testing.T) {
 	}
 	if !Compare(pristine, pristine).OK() {
 		t.Error("a tree compared with itself has regressions")
+	}
+}
+
+func TestRemovedTests(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit := func(msg string) {
+		t.Helper()
+		for _, args := range [][]string{{"add", "-A"}, {"commit", "-q", "--allow-empty", "-m", msg}} {
+			if _, err := git(ctx, dir, nil, args...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := git(ctx, dir, nil, "init", "-q"); err != nil {
+		t.Fatal(err)
+	}
+	write("a_test.go", "package a\n\nfunc TestKept(t *testing.T) {}\n\nfunc TestMoved(t *testing.T) {}\n\nfunc TestGone(t *testing.T) {}\n\nfunc TestRenamed(t *testing.T) {}\n")
+	write("a.go", "package a\n\nfunc TestNotATest() {}\n")
+	commit("pristine")
+	write("a_test.go", "package a\n\nfunc TestKept(t *testing.T) {}\n\nfunc TestRenamedNow(t *testing.T) {}\n")
+	write("b_test.go", "package a\n\nfunc TestMoved(t *testing.T) {}\n")
+	write("a.go", "package a\n")
+	commit("series")
+	got, err := RemovedTests(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"TestGone", "TestRenamed"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("RemovedTests = %v, want %v", got, want)
+	}
+}
+
+func TestOutcomesFailing(t *testing.T) {
+	o := Outcomes{"p TestB": "fail", "p TestA": "pass", "p (build or package)": "fail", "p TestC": "skip"}
+	if got, want := o.Failing(), []string{"p (build or package)", "p TestB"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Failing = %v, want %v", got, want)
 	}
 }
