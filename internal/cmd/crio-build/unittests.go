@@ -107,6 +107,12 @@ func rerun(ctx context.Context, tree string, failed []string, log io.Writer) cri
 	}
 	out := crio.Outcomes{}
 	for pkg, names := range byPkg {
+		// A package fails as a whole when any of its tests fails; only
+		// without a failing test (a build error, a panic, a timeout) does
+		// the whole package run again.
+		if names[""] && len(names) > 1 {
+			delete(names, "")
+		}
 		run := ""
 		if !names[""] {
 			var list []string
