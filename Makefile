@@ -147,12 +147,19 @@ install: $(BIN)/crio-userns-hook
 clean: node-down
 	rm -rf $(OUTPUT)
 
-# The OpenShift MachineConfig generator (contrib/machineconfig) and its
-# rendered example, which a unit test keeps equal to the generator's output.
-MACHINECONFIG_EXAMPLE_ARGS := --role worker --cri-o-rpm https://example.com/cri-o-1.36.3-990.userns.1.el9.x86_64.rpm
+# The OpenShift delivery generator (contrib/machineconfig) and its rendered
+# worker examples, which a unit test keeps equal to the generator's output.
+MACHINECONFIG_EXAMPLE_SHA256 := 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+MACHINECONFIG_OVERRIDE_ARGS := --mode override --role worker \
+	--cri-o-rpm https://example.com/cri-o-1.36.3-990.userns.1.el9.x86_64.rpm --cri-o-sha256 $(MACHINECONFIG_EXAMPLE_SHA256)
+MACHINECONFIG_IMAGE_ARGS := --mode image --role worker \
+	--cri-o-rpm cri-o-1.36.3-990.userns.1.el9.x86_64.rpm --cri-o-sha256 $(MACHINECONFIG_EXAMPLE_SHA256) \
+	--rpm-image quay.io/example/crio-userns-rpms@sha256:$(MACHINECONFIG_EXAMPLE_SHA256) --push-secret builder-dockercfg-example
 .PHONY: machineconfig
 machineconfig: $(BIN)/crio-userns-machineconfig
-	$(BIN)/crio-userns-machineconfig $(MACHINECONFIG_EXAMPLE_ARGS) -o contrib/examples/machineconfig-worker.yaml
+	$(BIN)/crio-userns-machineconfig $(MACHINECONFIG_OVERRIDE_ARGS) -o contrib/examples/override-worker.yaml
+	rm -rf contrib/examples/image-worker
+	$(BIN)/crio-userns-machineconfig $(MACHINECONFIG_IMAGE_ARGS) -o contrib/examples/image-worker
 $(BIN)/crio-userns-machineconfig: FORCE
 	$(GO) build -o $@ ./contrib/machineconfig/cmd/crio-userns-machineconfig
 

@@ -1,111 +1,111 @@
-// Package machineconfig renders the OpenShift MachineConfig that delivers
-// crio-userns to RHCOS nodes the way field report 000 delivers its runc: a
-// systemd unit that runs `rpm -q NEVRA || rpm-ostree override replace
-// --reboot URL`, /etc/subuid and /etc/subgid for the containers user, and the
-// operator files of contrib/ (the crio.conf.d drop-in, the hooks.d JSON and
-// the hook policy) as Ignition data URLs, byte for byte as shipped, so a node
-// is configured even before the RPM lands.
+// Package machineconfig renders what installs crio-userns on an OpenShift
+// pool, in one of two modes:
+//
+//   - image (OpenShift 4.19 and later): a MachineOSConfig whose Containerfile
+//     replaces cri-o in the pool's node image with the crio-userns RPM,
+//     checksum-pinned, and refuses to build on a node image of another CRI-O
+//     line; plus the same Containerfile for an off-cluster build whose image
+//     a MachineConfig's osImageURL names by digest.
+//   - override (package-based RHCOS pools): a MachineConfig whose oneshot unit
+//     runs before CRI-O and the kubelet, downloads the RPMs, checks their
+//     sha256 before rpm-ostree sees them, stages them and reboots once.
+//
+// Both write /etc/subuid and /etc/subgid for the containers user, and both
+// check, on the node or in the image, that the packages put every file of
+// contrib/files.manifest in place.
 package machineconfig
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"path"
 	"strings"
 
-	"github.com/BurntSushi/toml"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/yaml"
+
+	"github.com/crio-userns/crio-userns/internal/manifest"
 )
 
-// IgnitionVersion is the Ignition spec of spec.config: the version the
-// Machine Config Operator renders and accepts since OpenShift 4.7 (newer
-// releases translate it to their own).
-const IgnitionVersion = "3.2.0"
+// Command is the generator's name in the outputs' headers.
+const Command = "crio-userns-machineconfig"
 
-// CgroupV2KernelArguments are field report 000's kernel arguments for a
-// cgroup v2 only node.
-var CgroupV2KernelArguments = []string{"systemd.unified_cgroup_hierarchy=1", `cgroup_no_v1="all"`, "psi=1"}
-
-// ShippedFile is an operator file of contrib/ that the MachineConfig
-// writes to the node unchanged.
-type ShippedFile struct {
-	Source string // path under contrib/
-	Path   string // path on the node
-}
-
-// Shipped lists them in the order of the MachineConfig.
-//
-// The hooks.d JSON goes to /etc/containers/oci/hooks.d: the Machine Config
-// Operator's crio.conf.d/00-default sets hooks_dir to /etc/containers/oci/hooks.d,
-// /run/containers/oci/hooks.d and /usr/share/containers/oci/hooks.d, and /usr
-// is read-only on RHCOS. The RPMs install the same file under
-// /usr/share/containers/oci/hooks.d, which this one masks (same name).
-var Shipped = []ShippedFile{
-	{Source: "crio.conf.d/99-crio-userns.conf", Path: "/etc/crio/crio.conf.d/99-crio-userns.conf"},
-	{Source: "hooks.d/crio-userns-hook.json", Path: "/etc/containers/oci/hooks.d/crio-userns-hook.json"},
-	{Source: policySource, Path: "/etc/crio-userns/policy.toml"},
-}
+// Modes.
+const (
+	ModeImage    = "image"
+	ModeOverride = "override"
+)
 
 // Options are the generator's inputs; the CLI flags map onto them one to one.
 type Options struct {
-	// Role is the MachineConfigPool the MachineConfig applies to (the
-	// machineconfiguration.openshift.io/role label): worker, master or a
-	// custom pool.
+	Mode string // ModeImage (default) or ModeOverride
+	// Role is the MachineConfigPool: worker, master or a custom pool.
 	Role string
-	// Name is metadata.name; empty means DefaultName(Role).
+	// AllowControlPlane must be set for the master pool: a bad CRI-O there
+	// takes etcd and the API server down with it.
+	AllowControlPlane bool
+	// Name is metadata.name; empty means the mode's default for Role.
 	Name string
-	// CRIORPM is the URL of the patched cri-o RPM (rpm-ostree override
-	// replace); CRIONEVRA is its NEVRA when the URL's file name does not
-	// tell it.
-	CRIORPM, CRIONEVRA string
-	// HookRPM is the URL of the crio-userns-hook RPM, layered with
-	// rpm-ostree install; HookNEVRA as CRIONEVRA.
-	HookRPM, HookNEVRA string
+	// CRIORPM is the patched cri-o RPM: an http(s) URL in override mode, the
+	// file's name in the build context in image mode. CRIOSHA256 is its
+	// sha256, mandatory: nothing installs a file that does not match it.
+	CRIORPM, CRIOSHA256 string
+	// HookRPM, HookSHA256: the crio-userns-hook RPM (optional), layered.
+	HookRPM, HookSHA256 string
 	// SubIDs is the containers user's range in /etc/subuid and /etc/subgid.
 	SubIDs SubIDRange
-	// NoCoreSubID drops core's 100000:65536 line, which is kept by default
-	// (see coreSubID).
+	// NoCoreSubID drops core's 100000:65536 line (see coreSubID).
 	NoCoreSubID bool
-	// CgroupV2 adds CgroupV2KernelArguments.
+	// CgroupV2 adds CgroupV2KernelArguments (override mode).
 	CgroupV2 bool
+	Image    ImageOptions
 }
 
-// DefaultName is the MachineConfig's name for a pool: "99-" sorts it after
-// the operator's own 00-/01- configs, so its /etc/subuid and /etc/subgid win
-// over any earlier ones.
+// DefaultName is the override MachineConfig's name for a pool: "99-" sorts
+// it after the operator's own configs, so its /etc/subuid and /etc/subgid win.
 func DefaultName(role string) string { return "99-" + role + "-crio-userns" }
 
 // withDefaults returns the options with every default filled in.
 func (o Options) withDefaults() Options {
+	if o.Mode == "" {
+		o.Mode = ModeImage
+	}
 	if o.Name == "" {
 		o.Name = DefaultName(o.Role)
+		if o.Mode == ModeImage {
+			// The MachineOSConfig's name must be its pool's.
+			o.Name = o.Role
+		}
 	}
 	if o.SubIDs == (SubIDRange{}) {
 		o.SubIDs = DefaultSubIDRange
 	}
+	o.CRIOSHA256 = strings.ToLower(o.CRIOSHA256)
+	o.HookSHA256 = strings.ToLower(o.HookSHA256)
+	o.Image = o.Image.withDefaults()
 	return o
 }
 
-// Args is the command line of crio-userns-machineconfig that renders these
-// options, defaults left out: the header of the output records it so that the
-// file can be regenerated.
+// Args is the command line that renders these options, defaults left out:
+// each output's header records it, so that the output can be regenerated.
 func (o Options) Args() []string {
 	o = o.withDefaults()
-	args := []string{"--role", o.Role}
-	if o.Name != DefaultName(o.Role) {
+	args := []string{"--mode", o.Mode, "--role", o.Role}
+	if o.AllowControlPlane {
+		args = append(args, "--allow-control-plane")
+	}
+	if def := (Options{Mode: o.Mode, Role: o.Role}).withDefaults().Name; o.Name != def {
 		args = append(args, "--name", o.Name)
 	}
 	for _, f := range []struct{ flag, value string }{
-		{"--cri-o-rpm", o.CRIORPM}, {"--cri-o-nevra", o.CRIONEVRA},
-		{"--hook-rpm", o.HookRPM}, {"--hook-nevra", o.HookNEVRA},
+		{"--cri-o-rpm", o.CRIORPM}, {"--cri-o-sha256", o.CRIOSHA256},
+		{"--hook-rpm", o.HookRPM}, {"--hook-sha256", o.HookSHA256},
 	} {
 		if f.value != "" {
 			args = append(args, f.flag, f.value)
 		}
 	}
+	args = append(args, o.Image.args()...)
 	if o.SubIDs != DefaultSubIDRange {
 		args = append(args, "--subid-range", o.SubIDs.String())
 	}
@@ -118,7 +118,7 @@ func (o Options) Args() []string {
 	return args
 }
 
-// Warnings are the doubts about the options that do not stop generation.
+// Warnings are doubts about the options that do not stop generation.
 func (o Options) Warnings() []string {
 	var w []string
 	if o.CRIORPM != "" && o.HookRPM != "" {
@@ -126,199 +126,156 @@ func (o Options) Warnings() []string {
 			"and two packages owning /usr/bin/crio-userns-hook with different contents fail the rpm-ostree transaction; "+
 			"use --hook-rpm with a cri-o RPM that does not ship the hook, or with the base CRI-O alone")
 	}
+	if o.Mode == ModeOverride && strings.HasPrefix(o.CRIORPM+o.HookRPM, "http:") {
+		w = append(w, "an http:// URL: the sha256 protects the package, not the download's privacy")
+	}
 	return w
 }
 
-// rpmRef is one RPM the unit installs.
-type rpmRef struct {
-	url   string
-	nevra NEVRA
+// OutputFile is one file the generator writes.
+type OutputFile struct {
+	Name string // file name: in override mode the -o file, in image mode inside the -o directory
+	Data []byte
+	What string // what it is, for the command's output
 }
 
-// Command is the generator's name in the output's header.
-const Command = "crio-userns-machineconfig"
-
-// Generate renders the MachineConfig as YAML. contrib is the contrib/
-// directory of the checkout (os.DirFS); the files of Shipped are read from it
-// now, so the output always carries the files as they are.
-func Generate(o Options, contrib fs.FS) ([]byte, error) {
+// Generate renders the outputs. contrib is the contrib/ directory of the
+// checkout (os.DirFS): the manifest and the hook policy are read from it now.
+func Generate(o Options, contrib fs.FS) ([]OutputFile, error) {
 	o = o.withDefaults()
-	if errs := validation.IsDNS1123Subdomain(o.Role); len(errs) > 0 || len(validation.IsValidLabelValue(o.Role)) > 0 {
-		return nil, fmt.Errorf("--role %q: want a MachineConfigPool name such as worker or master (lower-case letters, digits, '-', '.')", o.Role)
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
-	if errs := validation.IsDNS1123Subdomain(o.Name); len(errs) > 0 {
-		return nil, fmt.Errorf("--name %q: %s", o.Name, strings.Join(errs, "; "))
+	data, err := fs.ReadFile(contrib, strings.TrimPrefix(manifest.File, "contrib/"))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", manifest.File, err)
 	}
-	crio, hook, err := o.rpms()
+	m, err := manifest.Parse(data)
 	if err != nil {
 		return nil, err
 	}
-	files, err := readShipped(contrib)
+	policyData, err := fs.ReadFile(contrib, policySource)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading contrib/%s: %w", policySource, err)
 	}
-	var policy shippedContents
-	for _, f := range files {
-		if f.source == policySource {
-			policy = f
-		}
-	}
-	roots, err := projectRootRanges(policy.contents)
+	roots, err := projectRootRanges(policyData)
 	if err != nil {
 		return nil, fmt.Errorf("contrib/%s: %w", policySource, err)
 	}
 	if err := o.SubIDs.check(!o.NoCoreSubID, roots); err != nil {
 		return nil, err
 	}
-	subid := subIDFile(o.SubIDs, !o.NoCoreSubID)
-
-	mc := machineConfig{APIVersion: "machineconfiguration.openshift.io/v1", Kind: "MachineConfig"}
-	mc.Metadata.Name = o.Name
-	mc.Metadata.Labels = map[string]string{"machineconfiguration.openshift.io/role": o.Role}
-	if o.CgroupV2 {
-		mc.Spec.KernelArguments = CgroupV2KernelArguments
+	in := inputs{o: o, expect: o.expectedPaths(m), subid: subIDFile(o.SubIDs, !o.NoCoreSubID)}
+	if o.Mode == ModeOverride {
+		return generateOverride(in)
 	}
-	cfg := &mc.Spec.Config
-	cfg.Ignition.Version = IgnitionVersion
-	cfg.Systemd.Units = []unit{{Name: UnitName, Enabled: true, Contents: unitContents(crio, hook)}}
-	cfg.Storage.Files = append(cfg.Storage.Files, file("/etc/subuid", subid), file("/etc/subgid", subid))
-	for _, f := range files {
-		cfg.Storage.Files = append(cfg.Storage.Files, file(f.path, f.contents))
-	}
-
-	body, err := yaml.Marshal(mc)
-	if err != nil {
-		return nil, err
-	}
-	var out bytes.Buffer
-	fmt.Fprintf(&out, "# Generated by %s; edit the inputs, not this file:\n", Command)
-	fmt.Fprintf(&out, "#   %s %s\n", Command, strings.Join(o.Args(), " "))
-	out.WriteString("# The crio.conf.d, hooks.d and crio-userns files are contrib/'s, byte for byte (contrib/machineconfig/README.md).\n")
-	out.Write(body)
-	return out.Bytes(), nil
+	return generateImage(in)
 }
 
-func (o Options) rpms() (crio, hook *rpmRef, err error) {
-	if o.CRIORPM == "" && o.HookRPM == "" {
-		return nil, nil, fmt.Errorf("nothing to install: give --cri-o-rpm (the patched CRI-O), --hook-rpm (the hook alone), or both")
-	}
-	if o.CRIORPM == "" && o.CRIONEVRA != "" {
-		return nil, nil, fmt.Errorf("--cri-o-nevra needs --cri-o-rpm")
-	}
-	if o.HookRPM == "" && o.HookNEVRA != "" {
-		return nil, nil, fmt.Errorf("--hook-nevra needs --hook-rpm")
-	}
-	if o.CRIORPM != "" {
-		if err := checkRPMURL("cri-o-rpm", o.CRIORPM); err != nil {
-			return nil, nil, err
-		}
-		n, err := resolveNEVRA("cri-o", o.CRIORPM, o.CRIONEVRA, "cri-o", "rpm-ostree override replace only replaces the base package of the same name")
-		if err != nil {
-			return nil, nil, err
-		}
-		crio = &rpmRef{url: o.CRIORPM, nevra: n}
-	}
-	if o.HookRPM != "" {
-		if err := checkRPMURL("hook-rpm", o.HookRPM); err != nil {
-			return nil, nil, err
-		}
-		n, err := resolveNEVRA("hook", o.HookRPM, o.HookNEVRA, "crio-userns-hook", "the package rpm/crio-userns-hook.spec builds")
-		if err != nil {
-			return nil, nil, err
-		}
-		hook = &rpmRef{url: o.HookRPM, nevra: n}
-	}
-	return crio, hook, nil
+// inputs is what both modes render from.
+type inputs struct {
+	o      Options
+	expect []string // paths the packages must put in place
+	subid  []byte   // /etc/subuid and /etc/subgid
 }
 
-type shippedContents struct {
-	source, path string
-	contents     []byte
+// header is the comment each output starts with.
+func (in inputs) header(comment string) string {
+	return fmt.Sprintf("%s Generated by %s; edit the inputs, not this file:\n%s   %s %s\n",
+		comment, Command, comment, Command, strings.Join(in.o.Args(), " "))
 }
 
-// policySource is the hook policy among Shipped.
+// policySource is the hook policy, under contrib/.
 const policySource = "crio-userns/policy.toml"
 
-// readShipped reads Shipped from contrib and checks that each still parses
-// as what it is (TOML, JSON), so a broken checkout fails here rather than on
-// the nodes.
-func readShipped(contrib fs.FS) ([]shippedContents, error) {
-	var out []shippedContents
-	for _, s := range Shipped {
-		data, err := fs.ReadFile(contrib, s.Source)
-		if err != nil {
-			return nil, fmt.Errorf("reading contrib/%s: %w", s.Source, err)
-		}
-		switch {
-		case strings.HasSuffix(s.Source, ".json"):
-			if !json.Valid(data) {
-				return nil, fmt.Errorf("contrib/%s is not valid JSON", s.Source)
-			}
-		default:
-			var v map[string]any
-			if _, err := toml.Decode(string(data), &v); err != nil {
-				return nil, fmt.Errorf("contrib/%s: %w", s.Source, err)
-			}
-		}
-		out = append(out, shippedContents{source: s.Source, path: s.Path, contents: data})
+// expectedPaths are the node paths of the manifest entries the selected
+// packages ship.
+func (o Options) expectedPaths(m *manifest.Manifest) []string {
+	pkg := manifest.PackageHook
+	if o.CRIORPM != "" {
+		pkg = manifest.PackageCrio
 	}
-	return out, nil
+	var files []manifest.Entry
+	for _, e := range m.For(pkg) {
+		if e.Type != manifest.TypeDir {
+			files = append(files, e)
+		}
+	}
+	return manifest.Paths(files)
 }
 
-// DataURL is the Ignition contents.source of a text file, in the form field
-// report 000 uses.
-func DataURL(data []byte) string {
-	return "data:text/plain;charset=utf-8;base64," + base64.StdEncoding.EncodeToString(data)
+func (o Options) validate() error {
+	switch o.Mode {
+	case ModeImage, ModeOverride:
+	default:
+		return fmt.Errorf("--mode %q: want image (OpenShift 4.19 and later) or override", o.Mode)
+	}
+	if errs := validation.IsDNS1123Subdomain(o.Role); len(errs) > 0 || len(validation.IsValidLabelValue(o.Role)) > 0 {
+		return fmt.Errorf("--role %q: want a MachineConfigPool name such as worker or master (lower-case letters, digits, '-', '.')", o.Role)
+	}
+	if o.Role == "master" && !o.AllowControlPlane {
+		return fmt.Errorf("--role master: replacing CRI-O on control-plane nodes can take etcd and the API server down with it; " +
+			"roll out to a worker pool first, then pass --allow-control-plane")
+	}
+	if errs := validation.IsDNS1123Subdomain(o.Name); len(errs) > 0 {
+		return fmt.Errorf("--name %q: %s", o.Name, strings.Join(errs, "; "))
+	}
+	if o.CRIORPM == "" && o.HookRPM == "" {
+		return fmt.Errorf("nothing to install: give --cri-o-rpm (the patched CRI-O), --hook-rpm (the hook alone), or both")
+	}
+	for _, r := range []struct{ flag, rpm, sum, name string }{
+		{"cri-o", o.CRIORPM, o.CRIOSHA256, "cri-o"},
+		{"hook", o.HookRPM, o.HookSHA256, "crio-userns-hook"},
+	} {
+		if r.rpm == "" {
+			if r.sum != "" {
+				return fmt.Errorf("--%s-sha256 needs --%s-rpm", r.flag, r.flag)
+			}
+			continue
+		}
+		if err := checkSHA256(r.flag, r.sum); err != nil {
+			return err
+		}
+		var err error
+		if o.Mode == ModeOverride {
+			err = checkRPMURL(r.flag+"-rpm", r.rpm)
+		} else {
+			err = checkRPMFile(r.flag, r.rpm, r.name)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if o.Mode == ModeImage {
+		return o.Image.validate()
+	}
+	return nil
 }
 
-// fileMode is 0644 (Ignition takes it in decimal).
-const fileMode = 0o644
-
-func file(path string, data []byte) ignFile {
-	f := ignFile{Path: path, Overwrite: true, Mode: fileMode}
-	f.Contents.Source = DataURL(data)
-	return f
+// checkSHA256: a sha256 is mandatory, as 64 hex digits.
+func checkSHA256(flag, sum string) error {
+	if sum == "" {
+		return fmt.Errorf("--%s-sha256 is mandatory: nodes install nothing whose checksum they cannot check (sha256sum FILE)", flag)
+	}
+	if b, err := hex.DecodeString(sum); err != nil || len(b) != 32 {
+		return fmt.Errorf("--%s-sha256 %q: want the 64 hex digits of sha256sum", flag, sum)
+	}
+	return nil
 }
 
-// machineConfig is the part of machineconfiguration.openshift.io/v1
-// MachineConfig this tool writes; spec.config is an Ignition 3.2.0 config.
-// The tests check the result with Ignition's own parser.
-type machineConfig struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Metadata   struct {
-		Name   string            `json:"name"`
-		Labels map[string]string `json:"labels"`
-	} `json:"metadata"`
-	Spec struct {
-		KernelArguments []string       `json:"kernelArguments,omitempty"`
-		Config          ignitionConfig `json:"config"`
-	} `json:"spec"`
-}
-
-type ignitionConfig struct {
-	Ignition struct {
-		Version string `json:"version"`
-	} `json:"ignition"`
-	Storage struct {
-		Files []ignFile `json:"files"`
-	} `json:"storage"`
-	Systemd struct {
-		Units []unit `json:"units"`
-	} `json:"systemd"`
-}
-
-type ignFile struct {
-	Path      string `json:"path"`
-	Overwrite bool   `json:"overwrite"`
-	Mode      int    `json:"mode"`
-	Contents  struct {
-		Source string `json:"source"`
-	} `json:"contents"`
-}
-
-type unit struct {
-	Name     string `json:"name"`
-	Enabled  bool   `json:"enabled"`
-	Contents string `json:"contents"`
+// checkRPMFile: in image mode the RPM is a file of the build context, named
+// as rpmbuild names it (its header is checked again in the build).
+func checkRPMFile(flag, file, wantName string) error {
+	base := path.Base(file)
+	if base != file {
+		return fmt.Errorf("--%s-rpm %q: in image mode, the file name of the RPM in the build context (no directory)", flag, file)
+	}
+	n, err := NEVRAFromURL("file:///" + base)
+	if err != nil {
+		return fmt.Errorf("--%s-rpm: %w", flag, err)
+	}
+	if n.Name != wantName {
+		return fmt.Errorf("--%s-rpm: package %s is named %q, want %q", flag, n, n.Name, wantName)
+	}
+	return nil
 }

@@ -4,51 +4,98 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
 	v32 "github.com/coreos/ignition/v2/config/v3_2"
 	v34 "github.com/coreos/ignition/v2/config/v3_4"
 	"github.com/coreos/vcontext/report"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	mcfgv1 "github.com/openshift/api/machineconfiguration/v1"
 	"github.com/vincent-petithory/dataurl"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/crio-userns/crio-userns/contrib/machineconfig"
 	"github.com/crio-userns/crio-userns/internal/idmap"
+	"github.com/crio-userns/crio-userns/internal/manifest"
 	"github.com/crio-userns/crio-userns/internal/repo"
+)
+
+var (
+	sumA     = strings.Repeat("a1", 32)
+	sumB     = strings.Repeat("b2", 32)
+	rpmImage = "quay.io/example/crio-userns-rpms@sha256:" + strings.Repeat("c3", 32)
+	nodeImg  = "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + strings.Repeat("d4", 32)
 )
 
 const (
 	exampleCRIO = "https://example.com/cri-o-1.36.3-990.userns.1.el9.x86_64.rpm"
 	exampleHook = "https://example.com/crio-userns-hook-0.1.0-1.el9.x86_64.rpm"
+	crioFile    = "cri-o-1.36.3-990.userns.1.el9.x86_64.rpm"
+	hookFile    = "crio-userns-hook-0.1.0-1.el9.x86_64.rpm"
 )
 
 func contribDir() string { return filepath.Join(repo.MustRoot(), "contrib") }
 
-// cases are the option combinations every property below must hold for.
-var cases = map[string]machineconfig.Options{
-	"example":          {Role: "worker", CRIORPM: exampleCRIO},
-	"master cgroupv2":  {Role: "master", CRIORPM: exampleCRIO, CgroupV2: true},
-	"hook only":        {Role: "infra", HookRPM: exampleHook, Name: "50-infra-userns-hook"},
-	"cri-o and hook":   {Role: "worker", CRIORPM: exampleCRIO, HookRPM: exampleHook},
-	"nevra flag":       {Role: "worker", CRIORPM: "https://example.com/download?id=7", CRIONEVRA: "cri-o-1.36.3-990.userns.1.el9.x86_64"},
-	"own subids":       {Role: "worker", CRIORPM: exampleCRIO, SubIDs: machineconfig.SubIDRange{Start: 300000, Size: 1 << 24}},
-	"no core":          {Role: "worker", CRIORPM: exampleCRIO, SubIDs: machineconfig.SubIDRange{Start: 100000, Size: 1 << 24}, NoCoreSubID: true},
-	"percent in URL":   {Role: "worker", CRIORPM: "https://example.com/rpms%20el9/cri-o-1.36.3-990.userns.1.el9.x86_64.rpm?sig=a&exp=1"},
-	"epoch in nevra":   {Role: "worker", CRIORPM: exampleCRIO, CRIONEVRA: "cri-o-0:1.36.3-990.userns.1.el9.x86_64"},
-	"custom pool name": {Role: "userns.pool-1", CRIORPM: exampleCRIO},
+func onCluster(o machineconfig.Options) machineconfig.Options {
+	o.Image.RPMImage, o.Image.PushSecret = rpmImage, "builder-dockercfg-x7k2p"
+	return o
 }
 
-func generate(t *testing.T, o machineconfig.Options) []byte {
+// overrideCases and imageCases are the option combinations every property
+// below must hold for.
+var overrideCases = map[string]machineconfig.Options{
+	"example":          {Mode: "override", Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA},
+	"master cgroupv2":  {Mode: "override", Role: "master", AllowControlPlane: true, CRIORPM: exampleCRIO, CRIOSHA256: sumA, CgroupV2: true},
+	"hook only":        {Mode: "override", Role: "infra", HookRPM: exampleHook, HookSHA256: sumB, Name: "50-infra-userns-hook"},
+	"cri-o and hook":   {Mode: "override", Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, HookRPM: exampleHook, HookSHA256: sumB},
+	"own subids":       {Mode: "override", Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, SubIDs: machineconfig.SubIDRange{Start: 300000, Size: 1 << 24}},
+	"no core":          {Mode: "override", Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: strings.ToUpper(sumA), SubIDs: machineconfig.SubIDRange{Start: 100000, Size: 1 << 24}, NoCoreSubID: true},
+	"odd URL":          {Mode: "override", Role: "worker", CRIORPM: "http://example.com/dl%20x?id=7&sig=a", CRIOSHA256: sumA},
+	"custom pool name": {Mode: "override", Role: "userns.pool-1", CRIORPM: exampleCRIO, CRIOSHA256: sumA},
+}
+
+var imageCases = map[string]machineconfig.Options{
+	"example":        onCluster(machineconfig.Options{Role: "worker", CRIORPM: crioFile, CRIOSHA256: sumA}),
+	"cri-o and hook": onCluster(machineconfig.Options{Role: "worker", CRIORPM: crioFile, CRIOSHA256: sumA, HookRPM: hookFile, HookSHA256: sumB}),
+	"hook only":      onCluster(machineconfig.Options{Role: "infra", HookRPM: hookFile, HookSHA256: sumB}),
+	"master":         onCluster(machineconfig.Options{Role: "master", AllowControlPlane: true, CRIORPM: crioFile, CRIOSHA256: sumA}),
+	"pull secret": func() machineconfig.Options {
+		o := onCluster(machineconfig.Options{Role: "worker", CRIORPM: crioFile, CRIOSHA256: sumA, NoCoreSubID: true, SubIDs: machineconfig.SubIDRange{Start: 100000, Size: 1 << 20}})
+		o.Image.PullSecret, o.Image.PushSpec = "global-pull-secret-copy", "quay.io/example/os-images:worker"
+		return o
+	}(),
+	"off-cluster": {Role: "worker", CRIORPM: crioFile, CRIOSHA256: sumA, Image: machineconfig.ImageOptions{OffCluster: true, BaseImage: nodeImg}},
+}
+
+func generate(t *testing.T, o machineconfig.Options) map[string][]byte {
 	t.Helper()
 	out, err := machineconfig.Generate(o, os.DirFS(contribDir()))
 	if err != nil {
 		t.Fatalf("Generate(%+v): %v", o, err)
 	}
-	return out
+	files := map[string][]byte{}
+	for _, f := range out {
+		files[f.Name] = f.Data
+	}
+	return files
+}
+
+func overrideMC(t *testing.T, o machineconfig.Options) []byte {
+	t.Helper()
+	files := generate(t, o)
+	if len(files) != 1 {
+		t.Fatalf("override mode wrote %d files", len(files))
+	}
+	for _, data := range files {
+		return data
+	}
+	return nil
 }
 
 // mc is the MachineConfig as the tests read it back, independently of the
@@ -66,43 +113,35 @@ type mc struct {
 	} `json:"spec"`
 }
 
-func decode(t *testing.T, out []byte) mc {
+// ignition decodes the MachineConfig and parses spec.config with Ignition's
+// own parser as exactly the 3.2.0 spec, and translated to 3.4, without a
+// single error, warning or notice; it returns the config and its files.
+func ignition(t *testing.T, out []byte) (mc, map[string][]byte, map[string]int) {
 	t.Helper()
 	var m mc
 	if err := yaml.UnmarshalStrict(out, &m); err != nil {
 		t.Fatalf("output is not the expected MachineConfig YAML: %v\n%s", err, out)
 	}
-	return m
-}
-
-// TestIgnitionConfigParses: spec.config parses with Ignition's own parser as
-// exactly the 3.2.0 spec, and translated to 3.4 (what newer Machine Config
-// Operators handle), without a single error, warning or notice.
-func TestIgnitionConfigParses(t *testing.T) {
-	for name, o := range cases {
-		t.Run(name, func(t *testing.T) {
-			m := decode(t, generate(t, o))
-			cfg, rpt, err := v32.Parse(m.Spec.Config)
-			checkReport(t, "v3_2.Parse", rpt, err)
-			if cfg.Ignition.Version != machineconfig.IgnitionVersion {
-				t.Errorf("ignition.version %q", cfg.Ignition.Version)
-			}
-			if len(cfg.Systemd.Units) != 1 || cfg.Systemd.Units[0].Name != machineconfig.UnitName ||
-				cfg.Systemd.Units[0].Enabled == nil || !*cfg.Systemd.Units[0].Enabled {
-				t.Errorf("units: %+v", cfg.Systemd.Units)
-			}
-			for _, f := range cfg.Storage.Files {
-				if f.Mode == nil || *f.Mode != 0o644 || f.Overwrite == nil || !*f.Overwrite {
-					t.Errorf("%s: mode %v overwrite %v, want 0644 and true", f.Path, f.Mode, f.Overwrite)
-				}
-				if !strings.HasPrefix(f.Path, "/etc/") {
-					t.Errorf("%s: the Machine Config Operator only writes /etc and /var", f.Path)
-				}
-			}
-			_, rpt, err = v34.ParseCompatibleVersion(m.Spec.Config)
-			checkReport(t, "v3_4.ParseCompatibleVersion", rpt, err)
-		})
+	cfg, rpt, err := v32.Parse(m.Spec.Config)
+	checkReport(t, "v3_2.Parse", rpt, err)
+	_, rpt, err = v34.ParseCompatibleVersion(m.Spec.Config)
+	checkReport(t, "v3_4.ParseCompatibleVersion", rpt, err)
+	files, modes := map[string][]byte{}, map[string]int{}
+	for _, f := range cfg.Storage.Files {
+		u, err := dataurl.DecodeString(*f.Contents.Source)
+		if err != nil {
+			t.Fatalf("%s: %v", f.Path, err)
+		}
+		if f.Overwrite == nil || !*f.Overwrite {
+			t.Errorf("%s: overwrite not set", f.Path)
+		}
+		files[f.Path], modes[f.Path] = u.Data, *f.Mode
 	}
+	if len(cfg.Systemd.Units) != 1 || cfg.Systemd.Units[0].Name != machineconfig.UnitName || !*cfg.Systemd.Units[0].Enabled {
+		t.Fatalf("units: %+v", cfg.Systemd.Units)
+	}
+	files["unit"] = []byte(*cfg.Systemd.Units[0].Contents)
+	return m, files, modes
 }
 
 func checkReport(t *testing.T, what string, rpt report.Report, err error) {
@@ -115,208 +154,327 @@ func checkReport(t *testing.T, what string, rpt report.Report, err error) {
 	}
 }
 
-// TestFilesAreShipped: every data URL decodes to the exact bytes of the file
-// shipped in contrib/ (read now, so a concurrent edit of contrib/ is seen),
-// and /etc/subuid and /etc/subgid hold the requested ranges.
-func TestFilesAreShipped(t *testing.T) {
-	for name, o := range cases {
-		t.Run(name, func(t *testing.T) {
-			m := decode(t, generate(t, o))
-			cfg, _, err := v32.Parse(m.Spec.Config)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := map[string][]byte{}
-			var paths []string
-			for _, f := range cfg.Storage.Files {
-				if f.Contents.Source == nil {
-					t.Fatalf("%s: no contents.source", f.Path)
-				}
-				u, err := dataurl.DecodeString(*f.Contents.Source)
-				if err != nil {
-					t.Fatalf("%s: %v", f.Path, err)
-				}
-				if u.ContentType() != "text/plain" || u.Params["charset"] != "utf-8" {
-					t.Errorf("%s: media type %s %v", f.Path, u.ContentType(), u.Params)
-				}
-				got[f.Path] = u.Data
-				paths = append(paths, f.Path)
-			}
-			want := []string{"/etc/subuid", "/etc/subgid"}
-			for _, s := range machineconfig.Shipped {
-				want = append(want, s.Path)
-				shipped, err := os.ReadFile(filepath.Join(contribDir(), s.Source))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(got[s.Path], shipped) {
-					t.Errorf("%s differs from contrib/%s:\n%s", s.Path, s.Source, got[s.Path])
-				}
-			}
-			if !reflect.DeepEqual(paths, want) {
-				t.Errorf("files %v, want %v", paths, want)
-			}
+// expected is what the packages must put in place: the manifest's files of
+// the packages the options install.
+func expected(t *testing.T, o machineconfig.Options) []string {
+	t.Helper()
+	m, err := manifest.Load(repo.MustRoot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := manifest.PackageHook
+	if o.CRIORPM != "" {
+		pkg = manifest.PackageCrio
+	}
+	var files []manifest.Entry
+	for _, e := range m.For(pkg) {
+		if e.Type != manifest.TypeDir {
+			files = append(files, e)
+		}
+	}
+	return manifest.Paths(files)
+}
 
-			r := o.SubIDs
-			if r == (machineconfig.SubIDRange{}) {
-				r = machineconfig.DefaultSubIDRange
+func TestOverrideMachineConfig(t *testing.T) {
+	for name, o := range overrideCases {
+		t.Run(name, func(t *testing.T) {
+			m, files, modes := ignition(t, overrideMC(t, o))
+			if m.APIVersion != "machineconfiguration.openshift.io/v1" || m.Kind != "MachineConfig" {
+				t.Errorf("object %s %s", m.APIVersion, m.Kind)
 			}
-			for _, p := range []string{"/etc/subuid", "/etc/subgid"} {
-				entries, err := idmap.ParseSubID(bytes.NewReader(got[p]))
-				if err != nil {
-					t.Fatalf("%s: %v", p, err)
+			wantName := o.Name
+			if wantName == "" {
+				wantName = machineconfig.DefaultName(o.Role)
+			}
+			if m.Metadata.Name != wantName || !reflect.DeepEqual(m.Metadata.Labels, map[string]string{"machineconfiguration.openshift.io/role": o.Role}) {
+				t.Errorf("metadata %+v", m.Metadata)
+			}
+			if o.CgroupV2 != reflect.DeepEqual(m.Spec.KernelArguments, []string{"systemd.unified_cgroup_hierarchy=1", `cgroup_no_v1="all"`, "psi=1"}) {
+				t.Errorf("kernelArguments %q", m.Spec.KernelArguments)
+			}
+			wantModes := map[string]int{machineconfig.ScriptPath: 0o755, machineconfig.EnvPath: 0o644, "/etc/subuid": 0o644, "/etc/subgid": 0o644}
+			if !reflect.DeepEqual(modes, wantModes) {
+				t.Errorf("files and modes %v, want %v", modes, wantModes)
+			}
+			if !bytes.Equal(files[machineconfig.ScriptPath], machineconfig.OverrideScript) {
+				t.Error("the script differs from override.sh")
+			}
+			env := parseEnv(t, files[machineconfig.EnvPath])
+			want := map[string]string{"EXPECT_PATHS": strings.Join(expected(t, o), " ")}
+			if o.CRIORPM != "" {
+				want["CRIO_RPM_URL"], want["CRIO_RPM_SHA256"] = o.CRIORPM, strings.ToLower(o.CRIOSHA256)
+			}
+			if o.HookRPM != "" {
+				want["HOOK_RPM_URL"], want["HOOK_RPM_SHA256"] = o.HookRPM, o.HookSHA256
+			}
+			if !reflect.DeepEqual(env, want) {
+				t.Errorf("override.env %v, want %v", env, want)
+			}
+			checkSubID(t, o, files["/etc/subuid"], files["/etc/subgid"])
+			unit := string(files["unit"])
+			for _, line := range []string{
+				"Type=oneshot", "RemainAfterExit=yes",
+				"Before=kubelet.service crio.service", "After=network-online.target rpm-ostreed.service",
+				"EnvironmentFile=" + machineconfig.EnvPath, "EnvironmentFile=-/etc/mco/proxy.env",
+				"ExecStart=" + machineconfig.ScriptPath, "RequiredBy=crio.service kubelet.service",
+				"ConditionPathExists=/run/ostree-booted",
+			} {
+				if !strings.Contains(unit, "\n"+line+"\n") {
+					t.Errorf("unit lacks %q:\n%s", line, unit)
 				}
-				if rs := idmap.SubIDRanges(entries, machineconfig.SubIDOwner, ""); !reflect.DeepEqual(rs, []idmap.Range{r.Range()}) {
-					t.Errorf("%s: containers ranges %v, want %v", p, rs, r.Range())
-				}
-				hasCore := strings.HasPrefix(string(got[p]), "core:100000:65536\n")
-				if hasCore == o.NoCoreSubID {
-					t.Errorf("%s = %q, core line wanted: %v", p, got[p], !o.NoCoreSubID)
-				}
+			}
+			if strings.Contains(unit, "Restart=") {
+				t.Errorf("unit restarts itself without bound:\n%s", unit)
 			}
 		})
+	}
+}
+
+// parseEnv reads an EnvironmentFile as systemd does for these lines.
+func parseEnv(t *testing.T, data []byte) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	for _, l := range strings.Split(string(data), "\n") {
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(l, "=")
+		if !ok {
+			t.Fatalf("environment line %q", l)
+		}
+		env[k] = strings.Trim(v, `"`)
+	}
+	return env
+}
+
+func checkSubID(t *testing.T, o machineconfig.Options, subuid, subgid []byte) {
+	t.Helper()
+	if !bytes.Equal(subuid, subgid) {
+		t.Errorf("subuid %q, subgid %q", subuid, subgid)
+	}
+	r := o.SubIDs
+	if r == (machineconfig.SubIDRange{}) {
+		r = machineconfig.DefaultSubIDRange
+	}
+	entries, err := idmap.ParseSubID(bytes.NewReader(subuid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs := idmap.SubIDRanges(entries, machineconfig.SubIDOwner, ""); !reflect.DeepEqual(rs, []idmap.Range{r.Range()}) {
+		t.Errorf("containers ranges %v, want %v", rs, r.Range())
+	}
+	if hasCore := strings.HasPrefix(string(subuid), "core:100000:65536\n"); hasCore == o.NoCoreSubID {
+		t.Errorf("subuid %q, core line wanted: %v", subuid, !o.NoCoreSubID)
 	}
 }
 
 // TestSubIDMatchesFieldReport: the example's subid files are field report
 // 000's, byte for byte.
 func TestSubIDMatchesFieldReport(t *testing.T) {
-	const report000 = "data:text/plain;charset=utf-8;base64,Y29yZToxMDAwMDA6NjU1MzYKY29udGFpbmVyczoyMDAwMDA6MjY4NDM1NDU2Cg=="
-	out := string(generate(t, cases["example"]))
-	if n := strings.Count(out, "source: "+report000+"\n"); n != 2 {
-		t.Errorf("field report 000's subuid/subgid data URL appears %d times, want 2", n)
+	_, files, _ := ignition(t, overrideMC(t, overrideCases["example"]))
+	if got := string(files["/etc/subuid"]); got != "core:100000:65536\ncontainers:200000:268435456\n" {
+		t.Errorf("subuid %q", got)
 	}
 }
 
-// TestYAMLRoundTrip: the output reads back into a generic object and writes
-// out to the same bytes, and Kubernetes' unstructured decoding sees the
-// MachineConfig, its pool label and (with --cgroupv2) the kernel arguments.
-func TestYAMLRoundTrip(t *testing.T) {
-	for name, o := range cases {
+// TestOverrideUnitVerifies: `systemd-analyze verify` accepts the unit in a
+// root holding what the MachineConfig writes (the script, its settings) and
+// this machine's systemd units, and rejects it when the script is missing.
+func TestOverrideUnitVerifies(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Fatal("systemd-analyze not found: install Debian's systemd package (make deps)")
+	}
+	_, files, _ := ignition(t, overrideMC(t, overrideCases["cri-o and hook"]))
+	root := t.TempDir()
+	write := func(p string, data []byte, mode os.FileMode) {
+		must(t, os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755))
+		must(t, os.WriteFile(filepath.Join(root, p), data, mode))
+	}
+	units, err := filepath.Glob("/lib/systemd/system/*")
+	if err != nil || len(units) == 0 {
+		t.Fatalf("no systemd units on this machine: %v", err)
+	}
+	must(t, os.MkdirAll(filepath.Join(root, "usr/lib/systemd/system"), 0o755))
+	cp := exec.Command("cp", append([]string{"-a"}, append(units, filepath.Join(root, "usr/lib/systemd/system"))...)...)
+	if out, err := cp.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	write(machineconfig.EnvPath, files[machineconfig.EnvPath], 0o644)
+	unitPath := "/etc/systemd/system/" + machineconfig.UnitName
+	write(unitPath, files["unit"], 0o644)
+	verify := func() (string, error) {
+		out, err := exec.Command("systemd-analyze", "verify", "--root="+root, unitPath).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := verify(); err == nil || !strings.Contains(out, machineconfig.ScriptPath) {
+		t.Errorf("without the script: %v\n%s", err, out)
+	}
+	write(machineconfig.ScriptPath, files[machineconfig.ScriptPath], 0o755)
+	if out, err := verify(); err != nil || out != "" {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	write(unitPath, append(files["unit"], "Restrat=always\n"...), 0o644)
+	if out, _ := verify(); !strings.Contains(out, "Restrat") {
+		t.Errorf("a misspelt key passed verify:\n%s", out)
+	}
+}
+
+func TestImageMode(t *testing.T) {
+	s := loadMOSCSchema(t)
+	for name, o := range imageCases {
 		t.Run(name, func(t *testing.T) {
-			out := generate(t, o)
-			var header, body []string
-			for _, l := range strings.SplitAfter(string(out), "\n") {
-				if strings.HasPrefix(l, "#") && len(body) == 0 {
-					header = append(header, l)
-				} else {
-					body = append(body, l)
+			files := generate(t, o)
+			cf := string(files["Containerfile"])
+			stages := lintContainerfile(t, cf)
+			if o.Image.OffCluster {
+				if len(files) != 1 || len(stages) != 1 || stages[0].BaseName != nodeImg {
+					t.Errorf("off-cluster: files %d, stages %+v", len(files), stages)
+				}
+			} else {
+				if len(files) != 3 {
+					t.Errorf("on-cluster wrote %d files", len(files))
+				}
+				last := stages[len(stages)-1]
+				if last.BaseName != "configs" || last.Name != "final" || stages[0].BaseName != rpmImage {
+					t.Errorf("stages %+v: want the RPM image first and FROM configs AS final last", stages)
+				}
+				checkMOSC(t, s, o, files["machineosconfig.yaml"], cf)
+				rpms := lintContainerfile(t, string(files["Containerfile.rpms"]))
+				if len(rpms) != 1 || rpms[0].BaseName != "scratch" {
+					t.Errorf("Containerfile.rpms stages %+v", rpms)
 				}
 			}
-			if len(header) == 0 {
-				t.Error("no header comment")
+			run := stages[len(stages)-1].Commands[len(stages[len(stages)-1].Commands)-1].(*instructions.RunCommand)
+			script := strings.Join(run.CmdLine, " ")
+			type rpm struct{ file, sum string }
+			var rpms []rpm
+			if o.CRIORPM != "" {
+				rpms = append(rpms, rpm{o.CRIORPM, o.CRIOSHA256})
 			}
-			var v map[string]any
-			if err := yaml.Unmarshal(out, &v); err != nil {
-				t.Fatal(err)
+			if o.HookRPM != "" {
+				rpms = append(rpms, rpm{o.HookRPM, o.HookSHA256})
 			}
-			again, err := yaml.Marshal(v)
-			if err != nil {
-				t.Fatal(err)
+			for _, r := range rpms {
+				check := "echo '" + r.sum + "  " + r.file + "' | sha256sum -c -"
+				if i, j := strings.Index(script, check), strings.Index(script, "rpm-ostree"); i < 0 || i > j {
+					t.Errorf("the RUN step does not check %s before rpm-ostree:\n%s", r.file, script)
+				}
 			}
-			if string(again) != strings.Join(body, "") {
-				t.Errorf("YAML does not round-trip:\n%s\n---\n%s", strings.Join(body, ""), again)
+			if o.CRIORPM != "" && !strings.Contains(script, `if [ "${base%.*}" != "$line" ]; then`) {
+				t.Errorf("no CRI-O line check:\n%s", script)
 			}
-
-			js, err := yaml.YAMLToJSON(out)
-			if err != nil {
-				t.Fatal(err)
+			for _, p := range expected(t, o) {
+				if !strings.Contains(script, " "+p+" ") && !strings.Contains(script, " "+p+";") {
+					t.Errorf("the build does not check for %s", p)
+				}
 			}
-			var u unstructured.Unstructured
-			if err := u.UnmarshalJSON(js); err != nil {
-				t.Fatal(err)
+			if !regexp.MustCompile(`;\s+ostree container commit$`).MatchString(script) {
+				t.Errorf("the layer is not committed last:\n%s", script)
 			}
-			name := o.Name
-			if name == "" {
-				name = machineconfig.DefaultName(o.Role)
-			}
-			if u.GetAPIVersion() != "machineconfiguration.openshift.io/v1" || u.GetKind() != "MachineConfig" || u.GetName() != name {
-				t.Errorf("object %s %s %s", u.GetAPIVersion(), u.GetKind(), u.GetName())
-			}
-			if !reflect.DeepEqual(u.GetLabels(), map[string]string{"machineconfiguration.openshift.io/role": o.Role}) {
-				t.Errorf("labels %v", u.GetLabels())
-			}
-			kargs, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "kernelArguments")
-			if o.CgroupV2 != (len(kargs) > 0) {
-				t.Errorf("kernelArguments %q with CgroupV2=%v", kargs, o.CgroupV2)
-			}
+			checkShell(t, script)
 		})
 	}
 }
 
-// TestCgroupV2KernelArguments are field report 000's, in its order.
-func TestCgroupV2KernelArguments(t *testing.T) {
-	m := decode(t, generate(t, cases["master cgroupv2"]))
-	want := []string{"systemd.unified_cgroup_hierarchy=1", `cgroup_no_v1="all"`, "psi=1"}
-	if !reflect.DeepEqual(m.Spec.KernelArguments, want) {
-		t.Errorf("kernelArguments %q, want %q", m.Spec.KernelArguments, want)
+// lintContainerfile parses with BuildKit's Dockerfile parser and its
+// instruction parser, failing on any warning, and returns the stages.
+func lintContainerfile(t *testing.T, cf string) []instructions.Stage {
+	t.Helper()
+	res, err := parser.Parse(strings.NewReader(cf))
+	if err != nil {
+		t.Fatalf("Containerfile does not parse: %v\n%s", err, cf)
+	}
+	for _, w := range res.Warnings {
+		t.Errorf("parser warning: %s", w.Short)
+	}
+	stages, _, err := instructions.Parse(res.AST, nil)
+	if err != nil {
+		t.Fatalf("Containerfile instructions: %v\n%s", err, cf)
+	}
+	names := map[string]bool{}
+	for _, st := range stages {
+		for _, c := range st.Commands {
+			if cp, ok := c.(*instructions.CopyCommand); ok && cp.From != "" && !names[cp.From] {
+				t.Errorf("COPY --from=%s names no earlier stage", cp.From)
+			}
+		}
+		if st.Name != "" {
+			names[st.Name] = true
+		}
+	}
+	return stages
+}
+
+// checkShell: the RUN step is valid POSIX shell (sh -n).
+func checkShell(t *testing.T, script string) {
+	t.Helper()
+	cmd := exec.Command("sh", "-n")
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("sh -n: %v\n%s\n%s", err, out, script)
 	}
 }
 
-// TestUnit: the unit's command for each RPM combination, with systemd's %
-// escaped and shell metacharacters quoted.
-func TestUnit(t *testing.T) {
-	for _, tc := range []struct {
-		name, exec string
-	}{
-		{"example", `ExecStart=/bin/sh -c 'rpm -q cri-o-1.36.3-990.userns.1.el9.x86_64 || rpm-ostree override replace --reboot https://example.com/cri-o-1.36.3-990.userns.1.el9.x86_64.rpm'`},
-		{"hook only", `ExecStart=/bin/sh -c 'rpm -q crio-userns-hook-0.1.0-1.el9.x86_64 || rpm-ostree install --reboot https://example.com/crio-userns-hook-0.1.0-1.el9.x86_64.rpm'`},
-		{"cri-o and hook", `ExecStart=/bin/sh -c 'rpm -q cri-o-1.36.3-990.userns.1.el9.x86_64 crio-userns-hook-0.1.0-1.el9.x86_64 && exit 0; ` +
-			`rpm -q crio-userns-hook-0.1.0-1.el9.x86_64 || rpm-ostree install --idempotent https://example.com/crio-userns-hook-0.1.0-1.el9.x86_64.rpm || exit 1; ` +
-			`rpm -q cri-o-1.36.3-990.userns.1.el9.x86_64 || rpm-ostree override replace https://example.com/cri-o-1.36.3-990.userns.1.el9.x86_64.rpm || exit 1; ` +
-			`exec systemctl reboot'`},
-		{"nevra flag", `ExecStart=/bin/sh -c 'rpm -q cri-o-1.36.3-990.userns.1.el9.x86_64 || rpm-ostree override replace --reboot "https://example.com/download?id=7"'`},
-		{"epoch in nevra", `ExecStart=/bin/sh -c 'rpm -q cri-o-0:1.36.3-990.userns.1.el9.x86_64 || rpm-ostree override replace --reboot https://example.com/cri-o-1.36.3-990.userns.1.el9.x86_64.rpm'`},
-		{"percent in URL", `ExecStart=/bin/sh -c 'rpm -q cri-o-1.36.3-990.userns.1.el9.x86_64 || rpm-ostree override replace --reboot "https://example.com/rpms%%20el9/cri-o-1.36.3-990.userns.1.el9.x86_64.rpm?sig=a&exp=1"'`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			m := decode(t, generate(t, cases[tc.name]))
-			cfg, _, err := v32.Parse(m.Spec.Config)
-			if err != nil {
-				t.Fatal(err)
-			}
-			contents := *cfg.Systemd.Units[0].Contents
-			if !strings.Contains(contents, "\n"+tc.exec+"\n") {
-				t.Errorf("unit:\n%s\nwant the line\n%s", contents, tc.exec)
-			}
-			for _, line := range []string{
-				"Wants=network-online.target", "After=network-online.target rpm-ostreed.service",
-				"Restart=on-failure", "WantedBy=multi-user.target",
-			} {
-				if !strings.Contains(contents, "\n"+line+"\n") {
-					t.Errorf("unit lacks %q:\n%s", line, contents)
-				}
-			}
-		})
+// checkMOSC: the MachineOSConfig decodes strictly into openshift/api's type,
+// passes the CRD's schema, and embeds the Containerfile written beside it.
+func checkMOSC(t *testing.T, s *schema, o machineconfig.Options, data []byte, cf string) {
+	t.Helper()
+	var typed mcfgv1.MachineOSConfig
+	if err := yaml.UnmarshalStrict(data, &typed); err != nil {
+		t.Fatalf("not a MachineOSConfig: %v", err)
+	}
+	if errs := validateMOSC(t, s, data); len(errs) > 0 {
+		t.Errorf("schema violations:\n%s", strings.Join(errs, "\n"))
+	}
+	if typed.APIVersion != "machineconfiguration.openshift.io/v1" || typed.Kind != "MachineOSConfig" || typed.Name != o.Role || typed.Spec.MachineConfigPool.Name != o.Role {
+		t.Errorf("object %s %s %s pool %s", typed.APIVersion, typed.Kind, typed.Name, typed.Spec.MachineConfigPool.Name)
+	}
+	if len(typed.Spec.Containerfile) != 1 || typed.Spec.Containerfile[0].Content != cf || typed.Spec.Containerfile[0].ContainerfileArch != mcfgv1.NoArch {
+		t.Errorf("containerFile does not embed the Containerfile")
+	}
+	if typed.Spec.ImageBuilder.ImageBuilderType != mcfgv1.JobBuilder || typed.Spec.RenderedImagePushSecret.Name != o.Image.PushSecret {
+		t.Errorf("spec %+v", typed.Spec)
+	}
+	if (o.Image.PullSecret != "") != (typed.Spec.BaseImagePullSecret != nil) {
+		t.Errorf("baseImagePullSecret %+v", typed.Spec.BaseImagePullSecret)
 	}
 }
 
 func TestGenerateErrors(t *testing.T) {
+	ov := func(o machineconfig.Options) machineconfig.Options { o.Mode = "override"; return o }
 	for _, tc := range []struct {
 		name string
 		o    machineconfig.Options
 		want string
 	}{
-		{"nothing", machineconfig.Options{Role: "worker"}, "nothing to install"},
-		{"bad role", machineconfig.Options{Role: "Worker", CRIORPM: exampleCRIO}, `--role "Worker"`},
-		{"bad name", machineconfig.Options{Role: "worker", Name: "99_worker", CRIORPM: exampleCRIO}, `--name "99_worker"`},
-		{"ftp", machineconfig.Options{Role: "worker", CRIORPM: "ftp://example.com/cri-o-1.36.3-990.el9.x86_64.rpm"}, "http:// or https://"},
-		{"quote", machineconfig.Options{Role: "worker", CRIORPM: "https://example.com/x'y/cri-o-1.36.3-990.el9.x86_64.rpm"}, `contains '\''`},
-		{"dollar", machineconfig.Options{Role: "worker", CRIORPM: "https://example.com/$HOME/cri-o-1.36.3-990.el9.x86_64.rpm"}, `contains '$'`},
-		{"space", machineconfig.Options{Role: "worker", CRIORPM: "https://example.com/a b/cri-o-1.36.3-990.el9.x86_64.rpm"}, `contains ' '`},
-		{"credentials", machineconfig.Options{Role: "worker", CRIORPM: "https://u:p@example.com/cri-o-1.36.3-990.el9.x86_64.rpm"}, "credentials"},
-		{"no nevra", machineconfig.Options{Role: "worker", CRIORPM: "https://example.com/download?id=7"}, "pass --cri-o-nevra cri-o-VERSION-RELEASE.ARCH"},
-		{"src rpm", machineconfig.Options{Role: "worker", CRIORPM: "https://example.com/cri-o-1.36.3-990.el9.src.rpm"}, "source RPM"},
-		{"other package", machineconfig.Options{Role: "worker", CRIORPM: "https://example.com/runc-1.0.3-992.rhaos4.10.el8.x86_64.rpm"}, `named "runc", want "cri-o"`},
-		{"nevra mismatch", machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, CRIONEVRA: "cri-o-1.36.3-991.userns.1.el9.x86_64"}, "does not match the RPM file name"},
-		{"bad nevra", machineconfig.Options{Role: "worker", CRIORPM: "https://example.com/dl", CRIONEVRA: "cri-o-1.36.3"}, "--cri-o-nevra"},
-		{"nevra alone", machineconfig.Options{Role: "worker", HookRPM: exampleHook, CRIONEVRA: "cri-o-1.36.3-990.el9.x86_64"}, "--cri-o-nevra needs --cri-o-rpm"},
-		{"hook name", machineconfig.Options{Role: "worker", HookRPM: exampleCRIO}, `want "crio-userns-hook"`},
-		{"host root", machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, SubIDs: machineconfig.SubIDRange{Start: 0, Size: 1 << 20}, NoCoreSubID: true}, "host root"},
-		{"small", machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, SubIDs: machineconfig.SubIDRange{Start: 200000, Size: 1000}}, "less than one pod"},
-		{"overflow", machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, SubIDs: machineconfig.SubIDRange{Start: 4294000000, Size: 1 << 20}}, "last valid ID"},
-		{"core", machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, SubIDs: machineconfig.SubIDRange{Start: 100000, Size: 1 << 20}}, "--core-subid=false"},
-		{"project range", machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, SubIDs: machineconfig.SubIDRange{Start: 900000000, Size: 1 << 28}}, "project_root_range"},
+		{"nothing", ov(machineconfig.Options{Role: "worker"}), "nothing to install"},
+		{"mode", machineconfig.Options{Mode: "layer", Role: "worker"}, `--mode "layer"`},
+		{"master", ov(machineconfig.Options{Role: "master", CRIORPM: exampleCRIO, CRIOSHA256: sumA}), "--allow-control-plane"},
+		{"master image", onCluster(machineconfig.Options{Role: "master", CRIORPM: crioFile, CRIOSHA256: sumA}), "--allow-control-plane"},
+		{"no sha256", ov(machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO}), "--cri-o-sha256 is mandatory"},
+		{"no sha256 image", onCluster(machineconfig.Options{Role: "worker", CRIORPM: crioFile}), "--cri-o-sha256 is mandatory"},
+		{"no hook sha256", ov(machineconfig.Options{Role: "worker", HookRPM: exampleHook}), "--hook-sha256 is mandatory"},
+		{"short sha256", ov(machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: "abc"}), "64 hex digits"},
+		{"sha256 alone", ov(machineconfig.Options{Role: "worker", HookRPM: exampleHook, HookSHA256: sumB, CRIOSHA256: sumA}), "--cri-o-sha256 needs --cri-o-rpm"},
+		{"bad role", ov(machineconfig.Options{Role: "Worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA}), `--role "Worker"`},
+		{"bad name", ov(machineconfig.Options{Role: "worker", Name: "99_worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA}), `--name "99_worker"`},
+		{"ftp", ov(machineconfig.Options{Role: "worker", CRIORPM: "ftp://example.com/cri-o.rpm", CRIOSHA256: sumA}), "https://"},
+		{"quote", ov(machineconfig.Options{Role: "worker", CRIORPM: "https://example.com/x'y.rpm", CRIOSHA256: sumA}), `contains '\''`},
+		{"space", ov(machineconfig.Options{Role: "worker", CRIORPM: "https://example.com/a b.rpm", CRIOSHA256: sumA}), `contains ' '`},
+		{"credentials", ov(machineconfig.Options{Role: "worker", CRIORPM: "https://u:p@example.com/c.rpm", CRIOSHA256: sumA}), "credentials"},
+		{"URL in image mode", onCluster(machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA}), "file name of the RPM in the build context"},
+		{"src rpm", onCluster(machineconfig.Options{Role: "worker", CRIORPM: "cri-o-1.36.3-990.el9.src.rpm", CRIOSHA256: sumA}), "source RPM"},
+		{"other package", onCluster(machineconfig.Options{Role: "worker", CRIORPM: "runc-1.0.3-992.el9.x86_64.rpm", CRIOSHA256: sumA}), `named "runc", want "cri-o"`},
+		{"no rpm image", machineconfig.Options{Role: "worker", CRIORPM: crioFile, CRIOSHA256: sumA, Image: machineconfig.ImageOptions{PushSecret: "s"}}, "--rpm-image"},
+		{"rpm image by tag", machineconfig.Options{Role: "worker", CRIORPM: crioFile, CRIOSHA256: sumA, Image: machineconfig.ImageOptions{PushSecret: "s", RPMImage: "quay.io/x/rpms:latest"}}, "by digest"},
+		{"no push secret", machineconfig.Options{Role: "worker", CRIORPM: crioFile, CRIOSHA256: sumA, Image: machineconfig.ImageOptions{RPMImage: rpmImage}}, "--push-secret"},
+		{"push spec", machineconfig.Options{Role: "worker", CRIORPM: crioFile, CRIOSHA256: sumA, Image: machineconfig.ImageOptions{RPMImage: rpmImage, PushSecret: "s", PushSpec: "quay.io/x/os"}}, "--push-spec"},
+		{"off-cluster tag", machineconfig.Options{Role: "worker", CRIORPM: crioFile, CRIOSHA256: sumA, Image: machineconfig.ImageOptions{OffCluster: true, BaseImage: "quay.io/x/rhcos:4.19"}}, "--base-image"},
+		{"base image on cluster", onCluster(machineconfig.Options{Role: "worker", CRIORPM: crioFile, CRIOSHA256: sumA, Image: machineconfig.ImageOptions{BaseImage: nodeImg}}), "--base-image is for --off-cluster"},
+		{"host root", ov(machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, SubIDs: machineconfig.SubIDRange{Start: 0, Size: 1 << 20}, NoCoreSubID: true}), "host root"},
+		{"small", ov(machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, SubIDs: machineconfig.SubIDRange{Start: 200000, Size: 1000}}), "less than one pod"},
+		{"core", ov(machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, SubIDs: machineconfig.SubIDRange{Start: 100000, Size: 1 << 20}}), "--core-subid=false"},
+		{"project range", ov(machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, SubIDs: machineconfig.SubIDRange{Start: 900000000, Size: 1 << 28}}), "project_root_range"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := machineconfig.Generate(tc.o, os.DirFS(contribDir()))
@@ -327,56 +485,47 @@ func TestGenerateErrors(t *testing.T) {
 	}
 }
 
-// TestBrokenContrib: a missing or unparsable shipped file stops generation.
+// TestBrokenContrib: a missing or broken manifest or policy stops generation.
 func TestBrokenContrib(t *testing.T) {
 	dir := t.TempDir()
-	for _, s := range machineconfig.Shipped {
-		data, err := os.ReadFile(filepath.Join(contribDir(), s.Source))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(s.Source)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, s.Source), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range []string{"files.manifest", "crio-userns/policy.toml"} {
+		data, err := os.ReadFile(filepath.Join(contribDir(), f))
+		must(t, err)
+		must(t, os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755))
+		must(t, os.WriteFile(filepath.Join(dir, f), data, 0o644))
 	}
-	o := cases["example"]
+	o := overrideCases["example"]
 	if _, err := machineconfig.Generate(o, os.DirFS(dir)); err != nil {
 		t.Fatalf("copy of contrib/: %v", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "hooks.d/crio-userns-hook.json"), []byte("{"), 0o644); err != nil {
-		t.Fatal(err)
+	must(t, os.WriteFile(filepath.Join(dir, "files.manifest"), []byte("cri-o file 0644 /etc/x a\n"), 0o644))
+	if _, err := machineconfig.Generate(o, os.DirFS(dir)); err == nil || !strings.Contains(err.Error(), "contrib/files.manifest:1") {
+		t.Errorf("broken manifest: %v", err)
 	}
-	if _, err := machineconfig.Generate(o, os.DirFS(dir)); err == nil || !strings.Contains(err.Error(), "hooks.d/crio-userns-hook.json is not valid JSON") {
-		t.Errorf("broken JSON: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "hooks.d/crio-userns-hook.json"), []byte("{}"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "crio.conf.d/99-crio-userns.conf"), []byte("[crio.runtime\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := machineconfig.Generate(o, os.DirFS(dir)); err == nil || !strings.Contains(err.Error(), "contrib/crio.conf.d/99-crio-userns.conf") {
-		t.Errorf("broken TOML: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "crio.conf.d/99-crio-userns.conf"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(filepath.Join(dir, "crio-userns/policy.toml")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := machineconfig.Generate(o, os.DirFS(dir)); err == nil || !strings.Contains(err.Error(), "crio-userns/policy.toml") {
-		t.Errorf("missing policy: %v", err)
+	must(t, os.Remove(filepath.Join(dir, "files.manifest")))
+	if _, err := machineconfig.Generate(o, os.DirFS(dir)); err == nil || !strings.Contains(err.Error(), "contrib/files.manifest") {
+		t.Errorf("missing manifest: %v", err)
 	}
 }
 
 func TestWarnings(t *testing.T) {
-	if w := cases["example"].Warnings(); len(w) != 0 {
+	if w := overrideCases["example"].Warnings(); len(w) != 0 {
 		t.Errorf("example: %q", w)
 	}
-	if w := cases["cri-o and hook"].Warnings(); len(w) != 1 || !strings.Contains(w[0], "/usr/bin/crio-userns-hook") {
+	if w := overrideCases["cri-o and hook"].Warnings(); len(w) != 1 || !strings.Contains(w[0], "/usr/bin/crio-userns-hook") {
 		t.Errorf("cri-o and hook: %q", w)
+	}
+	if w := overrideCases["odd URL"].Warnings(); len(w) != 1 || !strings.Contains(w[0], "http://") {
+		t.Errorf("http: %q", w)
+	}
+}
+
+// TestArgsRoundTrip: the header's command line renders the same options.
+func TestArgsRoundTrip(t *testing.T) {
+	for _, o := range imageCases {
+		args := o.Args()
+		if args[0] != "--mode" || args[1] != "image" {
+			t.Errorf("args %q", args)
+		}
 	}
 }

@@ -99,30 +99,3 @@ func NEVRAFromURL(rawURL string) (NEVRA, error) {
 	}
 	return n, nil
 }
-
-// resolveNEVRA returns the NEVRA `rpm -q` checks for the package the URL
-// points at: given (when not empty) or derived from the URL's file name. Both
-// must agree when both are known, since a NEVRA that never matches what the
-// URL installs would make the unit install and reboot on every boot.
-func resolveNEVRA(flag, rawURL, given, wantName, why string) (NEVRA, error) {
-	var n NEVRA
-	fromURL, urlErr := NEVRAFromURL(rawURL)
-	switch {
-	case given != "":
-		var err error
-		if n, err = ParseNEVRA(given); err != nil {
-			return NEVRA{}, fmt.Errorf("--%s-nevra: %w", flag, err)
-		}
-		if urlErr == nil && (fromURL.Name != n.Name || fromURL.Version != n.Version || fromURL.Release != n.Release || fromURL.Arch != n.Arch) {
-			return NEVRA{}, fmt.Errorf("--%s-nevra %s does not match the RPM file name of --%s-rpm (%s); a NEVRA that never matches makes the node reinstall and reboot on every boot", flag, n, flag, fromURL)
-		}
-	case urlErr != nil:
-		return NEVRA{}, fmt.Errorf("--%s-rpm %s: cannot derive the package's NEVRA for `rpm -q`: %v; pass --%s-nevra %s-VERSION-RELEASE.ARCH", flag, rawURL, urlErr, flag, wantName)
-	default:
-		n = fromURL
-	}
-	if n.Name != wantName {
-		return NEVRA{}, fmt.Errorf("--%s-rpm: package %s is named %q, want %q: %s", flag, n, n.Name, wantName, why)
-	}
-	return n, nil
-}

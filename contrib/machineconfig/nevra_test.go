@@ -65,25 +65,6 @@ func TestNEVRAFromURL(t *testing.T) {
 	}
 }
 
-func TestShellWord(t *testing.T) {
-	for in, want := range map[string]string{
-		"cri-o-1.36.3-990.el9.x86_64":             "cri-o-1.36.3-990.el9.x86_64",
-		"https://example.com/a%20b/c.rpm":         "https://example.com/a%20b/c.rpm",
-		"https://example.com/c.rpm?a=1&b=2":       `"https://example.com/c.rpm?a=1&b=2"`,
-		"https://example.com/c.rpm;reboot":        `"https://example.com/c.rpm;reboot"`,
-		"https://example.com/*.rpm":               `"https://example.com/*.rpm"`,
-		"https://example.com/c.rpm#x":             `"https://example.com/c.rpm#x"`,
-		"https://example.com/~user/c.rpm":         `"https://example.com/~user/c.rpm"`,
-		"https://example.com:8443/(x)/c.rpm":      `"https://example.com:8443/(x)/c.rpm"`,
-		"https://example.com/<x>|y/c.rpm":         `"https://example.com/<x>|y/c.rpm"`,
-		"https://[::1]:8080/cri-o-1-1.x86_64.rpm": `"https://[::1]:8080/cri-o-1-1.x86_64.rpm"`,
-	} {
-		if got := shellWord(in); got != want {
-			t.Errorf("shellWord(%q) = %s, want %s", in, got, want)
-		}
-	}
-}
-
 func TestSubIDRange(t *testing.T) {
 	r, err := ParseSubIDRange("200000:268435456")
 	if err != nil || r != DefaultSubIDRange || r.String() != "200000:268435456" {
