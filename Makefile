@@ -26,7 +26,7 @@ CRIO_DIR := $(OUTPUT)/crio/$(CRIO_FLAVOUR)/bin
 CRIO_PRISTINE_DIR := $(OUTPUT)/crio/$(CRIO_VERSION)-pristine/bin
 CRIO_PATCHED_DIR := $(OUTPUT)/crio/$(CRIO_VERSION)/bin
 
-TOOLS := crio-build crio-node podrun demo crio-userns-hook crio-userns-machineconfig crio-rpm
+TOOLS := crio-build crio-node podrun demo crio-userns-hook crio-userns-machineconfig crio-rpm rpm-check
 E2E_TIMEOUT ?= 40m
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 DESTDIR ?=
@@ -138,11 +138,9 @@ bench: crio-both tools
 	CRIO_USERNS_BENCH_RUNDIR=/dev/shm $(GO) test -count=1 -run '^$$' -bench ExecCompare -benchtime 300x ./hook/cmd/crio-userns-hook
 	TMPDIR=/dev/shm $(GO) test -count=1 -run '^$$' -bench . ./hook/internal/app ./hook/internal/registry
 
+# The crio-userns-hook entries of contrib/files.manifest, installed as the RPMs install them.
 install: $(BIN)/crio-userns-hook
-	install -D -m0755 $(BIN)/crio-userns-hook $(DESTDIR)$(PREFIX)/bin/crio-userns-hook
-	install -D -m0644 hook/crio-userns-hook.8 $(DESTDIR)$(PREFIX)/share/man/man8/crio-userns-hook.8
-	install -D -m0644 contrib/hooks.d/crio-userns-hook.json $(DESTDIR)$(PREFIX)/share/containers/oci/hooks.d/crio-userns-hook.json
-	install -D -m0644 contrib/crio-userns/policy.toml $(DESTDIR)/etc/crio-userns/policy.toml
+	PREFIX=$(PREFIX) sh rpm/install-manifest.sh "$(DESTDIR)" crio-userns-hook $(BIN) >/dev/null
 
 clean: node-down
 	rm -rf $(OUTPUT)
@@ -183,6 +181,8 @@ RPM_DEBS := rpm rpmlint go-md2man libgpgme-dev libseccomp-dev libc6-dev gcc make
 .PHONY: rpm rpm-check rpm-deps
 $(BIN)/crio-rpm: FORCE
 	$(GO) build -o $@ ./internal/rpm/cmd/crio-rpm
+$(BIN)/rpm-check: FORCE
+	$(GO) build -o $@ ./test/cmd/rpm-check
 
 rpm-deps:
 	@missing=$$(for p in $(RPM_DEBS); do dpkg-query -W -f '$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -195,5 +195,5 @@ rpm-deps:
 rpm: $(BIN)/crio-rpm rpm-deps
 	$(BIN)/crio-rpm build $(RPM_FLAGS)
 
-rpm-check: rpm deps
-	$(BIN)/crio-rpm check $(RPM_FLAGS) -e2e-dir $(RPM_E2E_DIR) $(if $(RPM_UPDATE_EXPECTED),-update-expected)
+rpm-check: rpm deps $(BIN)/rpm-check
+	$(BIN)/rpm-check $(RPM_FLAGS) -e2e-dir $(RPM_E2E_DIR) $(if $(RPM_UPDATE_EXPECTED),-update-expected)

@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/crio-userns/crio-userns/internal/crioconf"
 )
 
 // File is the manifest's path in the checkout.
@@ -34,16 +36,6 @@ const (
 	TypeConfig = "config" // configuration: %config(noreplace)
 	TypeDir    = "dir"    // a directory the package owns; Source is "-"
 )
-
-// DropInPlaceholder is the Source of the crio.conf.d drop-in, which differs
-// per CRI-O line: Resolve replaces it with DropInSource(version).
-const DropInPlaceholder = "contrib/crio.conf.d/{crio-version}"
-
-// DropInSource returns the checkout path of the crio.conf.d drop-in for a
-// CRI-O version. Every supported line shares one drop-in today.
-var DropInSource = func(crioVersion string) (string, error) {
-	return "contrib/crio.conf.d/99-crio-userns.conf", nil
-}
 
 // Entry is one line of the manifest.
 type Entry struct {
@@ -152,22 +144,22 @@ func Load(root string) (*Manifest, error) {
 	return Parse(data)
 }
 
-// Resolve returns the manifest for packages built for a CRI-O version: the
-// drop-in's placeholder replaced by DropInSource(crioVersion).
-func (m *Manifest) Resolve(crioVersion string) (*Manifest, error) {
-	out := &Manifest{Entries: make([]Entry, len(m.Entries))}
-	copy(out.Entries, m.Entries)
-	for i, e := range out.Entries {
-		if e.Source != DropInPlaceholder {
-			continue
-		}
-		src, err := DropInSource(crioVersion)
+// Content is what entry e installs for CRI-O version: the checkout's file,
+// except the crio.conf.d drop-in, which crioconf adjusts per CRI-O line
+// (the RPM staging writes that content over its source).
+func Content(root, crioVersion string, e Entry) ([]byte, error) {
+	if e.Source == filepath.ToSlash(crioconf.Source) {
+		dropIns, err := crioconf.DropIns(root, crioVersion)
 		if err != nil {
-			return nil, fmt.Errorf("the crio.conf.d drop-in for CRI-O %s: %w", crioVersion, err)
+			return nil, err
 		}
-		out.Entries[i].Source = src
+		for _, d := range dropIns {
+			if filepath.ToSlash(d.Source) == e.Source {
+				return d.Content, nil
+			}
+		}
 	}
-	return out, nil
+	return os.ReadFile(filepath.Join(root, filepath.FromSlash(e.Source)))
 }
 
 // For returns the entries package pkg ships, in manifest order.

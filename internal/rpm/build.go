@@ -27,7 +27,7 @@ type Packages struct {
 // a build reaching for the network fails. Out ends up holding exactly the
 // new packages.
 func Build(ctx context.Context, o *Options, in *Inputs) (*Packages, error) {
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	srpmTop := o.work("srpm")

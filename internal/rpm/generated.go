@@ -129,7 +129,7 @@ func writeGenerated(ctx context.Context, o *Options, in *Inputs, mod *crio.Modul
 		return err
 	}
 	files := map[string]string{
-		macrosFile:              Macros(o, in, mod),
+		MacrosFile:              Macros(o, in, mod),
 		specCrio + ".changelog": crioLog,
 		specHook + ".changelog": HookChangelog(Maintainer, commitTime(ctx, o.Root)),
 	}
@@ -139,4 +139,23 @@ func writeGenerated(ctx context.Context, o *Options, in *Inputs, mod *crio.Modul
 		}
 	}
 	return nil
+}
+
+// macroLine is one %global line of the generated macros file.
+var macroLine = regexp.MustCompile(`^%global\s+(\S+)\s+(.*)$`)
+
+// ReadMacros parses the %global lines of a generated macros file, so that
+// checks compare the packages with the inputs they were built from.
+func ReadMacros(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s (run `make rpm` first): %w", path, err)
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if x := macroLine.FindStringSubmatch(strings.TrimSpace(line)); x != nil {
+			m[x[1]] = strings.TrimSpace(x[2])
+		}
+	}
+	return m, nil
 }

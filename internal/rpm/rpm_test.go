@@ -7,13 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/crio-userns/crio-userns/internal/crio"
-	"github.com/crio-userns/crio-userns/internal/repo"
 )
 
 func TestWriteTarGzIsReproducible(t *testing.T) {
@@ -104,7 +102,7 @@ func TestReadPatchAndChangelog(t *testing.T) {
 func TestMacrosRoundTrip(t *testing.T) {
 	o := &Options{CrioVersion: "v1.36.3", Release: "2", HookVersion: "0.1.0", HookRelease: "3", Dist: ".el9"}
 	in := &Inputs{Series: &crio.Series{Version: "v1.36.3", Patches: []string{"a", "b"}}, SeriesSHA256: "ff", GitID: "abc.dirty"}
-	path := filepath.Join(t.TempDir(), macrosFile)
+	path := filepath.Join(t.TempDir(), MacrosFile)
 	must(t, os.WriteFile(path, []byte(Macros(o, in, &crio.Module{Sum: "h1:x="})), 0o644))
 	m, err := ReadMacros(path)
 	must(t, err)
@@ -122,44 +120,9 @@ func TestMacrosRoundTrip(t *testing.T) {
 	}
 }
 
-// The specs and the checks must agree on what the binaries report, and the
-// two specs must build the hook the same way (the packages share its files).
-func TestSpecsAgreeWithChecks(t *testing.T) {
-	root := repo.MustRoot()
-	crioSpec, err := os.ReadFile(filepath.Join(root, "rpm", "cri-o.spec"))
-	must(t, err)
-	hookSpec, err := os.ReadFile(filepath.Join(root, "rpm", "crio-userns-hook.spec"))
-	must(t, err)
-
-	def := regexp.MustCompile(`(?m)^%define crio_userns_buildcommit (.*)$`).FindSubmatch(crioSpec)
-	if def == nil {
-		t.Fatal("cri-o.spec defines no crio_userns_buildcommit")
-	}
-	o := &Options{CrioVersion: "v1.36.3", Release: "7", Dist: ".el8"}
-	expanded := strings.NewReplacer("%{version}", "1.36.3", "%{release}", "990.userns.7.el8",
-		"%{crio_userns_series}", "v1.36.3", "%{crio_userns_patches}", "4", "%{crio_userns_series_sha256}", "ab12").Replace(string(def[1]))
-	if got := o.BuildCommit("v1.36.3", 4, "ab12"); got != expanded {
-		t.Errorf("BuildCommit = %q, cri-o.spec gives %q", got, expanded)
-	}
-
-	hookBuild := regexp.MustCompile(`(?m)^CGO_ENABLED=0 go build .*\n.*\n.*-o bin/crio-userns-hook .*$`)
-	a, b := hookBuild.Find(crioSpec), hookBuild.Find(hookSpec)
-	if a == nil || b == nil || !bytes.Equal(a, b) {
-		t.Errorf("the specs build crio-userns-hook differently:\ncri-o.spec:\n%s\ncrio-userns-hook.spec:\n%s", a, b)
-	}
-	if !bytes.Contains(a, []byte("main.version=%{crio_userns_version}+git.%{crio_userns_git}")) {
-		t.Errorf("the hook's version string is not what Check expects: %s", a)
-	}
-	for _, spec := range [][]byte{crioSpec, hookSpec} {
-		if bytes.Contains(spec, []byte("_sourcedir")) {
-			t.Error("a spec names %{_sourcedir}: rpmlint reports use-of-RPM_SOURCE_DIR; use %{SOURCEn}")
-		}
-	}
-}
-
 func TestOptionsValidate(t *testing.T) {
 	good := Options{CrioVersion: "v1.36.3", Release: "1", HookVersion: "0.1.0", HookRelease: "1", Dist: ".el9", Out: "/o", Root: "/r"}
-	if err := good.validate(); err != nil {
+	if err := good.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	if good.CrioRelease() != "990.userns.1.el9" || good.CrioRPMVersion() != "1.36.3" {
@@ -174,37 +137,8 @@ func TestOptionsValidate(t *testing.T) {
 	} {
 		o := good
 		bad(&o)
-		if err := o.validate(); err == nil {
+		if err := o.Validate(); err == nil {
 			t.Errorf("%+v validated", o)
-		}
-	}
-}
-
-func TestDiffListsAndExpected(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "x.files.expected")
-	must(t, os.WriteFile(path, []byte("# comment\n\n-rw-r--r--  cn   /etc/a\n-rwxr-xr-x - /usr/bin/b\n"), 0o644))
-	want, err := ReadExpected(path)
-	must(t, err)
-	missing, extra := DiffLists(want, []string{"-rw-r--r-- cn /etc/a", "-rw-r--r-- - /usr/bin/b"})
-	if strings.Join(missing, ",") != "-rwxr-xr-x - /usr/bin/b" || strings.Join(extra, ",") != "-rw-r--r-- - /usr/bin/b" {
-		t.Errorf("missing %q extra %q", missing, extra)
-	}
-}
-
-func TestNewestGlibc(t *testing.T) {
-	req := "libc.so.6(GLIBC_2.2.5)(64bit)\nlibc.so.6(GLIBC_2.34)(64bit)\nlibc.so.6(GLIBC_2.4)(64bit)\nlibseccomp.so.2()(64bit)\n"
-	if got := NewestGlibc(req); got != "2.34" {
-		t.Errorf("NewestGlibc = %q", got)
-	}
-	if NewestGlibc("libseccomp.so.2()(64bit)") != "" {
-		t.Error("no glibc requirement should give \"\"")
-	}
-	for _, c := range []struct {
-		a, b string
-		less bool
-	}{{"2.28", "2.34", true}, {"2.4", "2.34", true}, {"2.34", "2.4", false}, {"2.34", "2.34", false}, {"2.10", "2.9", false}, {"2.3", "2.3.2", true}} {
-		if versionLess(c.a, c.b) != c.less {
-			t.Errorf("versionLess(%s, %s) = %v", c.a, c.b, !c.less)
 		}
 	}
 }

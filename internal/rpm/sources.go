@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -19,6 +20,7 @@ import (
 	"github.com/crio-userns/crio-userns/internal/command"
 	"github.com/crio-userns/crio-userns/internal/crio"
 	"github.com/crio-userns/crio-userns/internal/crioconf"
+	"github.com/crio-userns/crio-userns/internal/manifest"
 )
 
 // Options select what Stage and Build make.
@@ -35,7 +37,7 @@ type Options struct {
 
 // Names of the generated sources the specs %include.
 const (
-	macrosFile = "crio-userns.macros"
+	MacrosFile = "crio-userns.macros"
 	specCrio   = "cri-o"
 	specHook   = "crio-userns-hook"
 )
@@ -45,7 +47,8 @@ var (
 	distRe   = regexp.MustCompile(`^(\.[0-9A-Za-z_]+)*$`)
 )
 
-func (o *Options) validate() error {
+// Validate checks the options and fills in Log.
+func (o *Options) Validate() error {
 	if !strings.HasPrefix(o.CrioVersion, "v") || !rpmToken.MatchString(o.CrioVersion) {
 		return fmt.Errorf("CRI-O version %q: want a release tag like v1.36.3", o.CrioVersion)
 	}
@@ -72,6 +75,9 @@ func (o *Options) CrioRPMVersion() string { return strings.TrimPrefix(o.CrioVers
 // CrioRelease is cri-o's Release, dist included.
 func (o *Options) CrioRelease() string { return "990.userns." + o.Release + o.Dist }
 
+// WorkDir is a path under Out/work, where staging and building leave their files.
+func (o *Options) WorkDir(p ...string) string { return o.work(p...) }
+
 func (o *Options) work(p ...string) string {
 	return filepath.Join(append([]string{o.Out, "work"}, p...)...)
 }
@@ -93,7 +99,7 @@ func (o *Options) BuildCommit(series string, n int, sha256 string) string {
 
 // Stage writes Out/work/SOURCES and Out/work/SPECS from scratch.
 func Stage(ctx context.Context, o *Options) (*Inputs, error) {
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	in := &Inputs{Sources: o.work("SOURCES")}
@@ -180,9 +186,9 @@ func stageCrio(ctx context.Context, o *Options, in *Inputs) (*crio.Module, error
 }
 
 // hookExtra are the files of the checkout the hook's source archive carries
-// besides the packages the hook and its tests import: module files, licence,
-// man page (under hook/) and the configuration both specs install.
-var hookExtra = []string{"go.mod", "go.sum", "LICENSE", "README.md", "hook/", "contrib/hooks.d/", "contrib/crio.conf.d/", "contrib/crio-userns/"}
+// besides the packages the hook and its tests import and the sources of the
+// manifest's entries: module files, licence, the manifest and its installer.
+var hookExtra = []string{"go.mod", "go.sum", "LICENSE", "README.md", "hook/", manifest.File, "rpm/install-manifest.sh"}
 
 // stageHook writes the hook's sources and their vendor/: the checkout's files
 // (tracked or not ignored, as they are now) of every package of this module
@@ -196,7 +202,18 @@ func stageHook(ctx context.Context, o *Options, in *Inputs) error {
 	if err != nil {
 		return err
 	}
+	m, err := manifest.Load(o.Root)
+	if err != nil {
+		return err
+	}
+	shipped := map[string]bool{}
+	for _, e := range m.Entries {
+		shipped[e.Source] = true
+	}
 	keep := func(rel string) bool {
+		if shipped[rel] {
+			return true
+		}
 		for _, x := range hookExtra {
 			if rel == x || strings.HasSuffix(x, "/") && strings.HasPrefix(rel, x) {
 				return true
@@ -356,4 +373,26 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return os.WriteFile(dst, data, info.Mode().Perm()|0o200)
+}
+
+// DefaultVersion sets CrioVersion, when empty, to the newest series of the
+// checkout at Root.
+func (o *Options) DefaultVersion() error {
+	if o.CrioVersion != "" {
+		return nil
+	}
+	v, err := crio.DefaultSeries(filepath.Join(o.Root, "patches"))
+	o.CrioVersion = v
+	return err
+}
+
+// RegisterFlags adds the options' flags to fs: the build and the checks take
+// the same ones, so that they agree on what was built. out is the -out flag.
+func (o *Options) RegisterFlags(fs *flag.FlagSet, out *string) {
+	fs.StringVar(&o.CrioVersion, "crio-version", "", "CRI-O release; patches/<it> is the series (default: the newest series)")
+	fs.StringVar(&o.Release, "release", "1", "N of cri-o's Release 990.userns.N")
+	fs.StringVar(&o.HookVersion, "hook-version", "0.1.0", "Version of crio-userns-hook")
+	fs.StringVar(&o.HookRelease, "hook-release", "1", "Release of crio-userns-hook")
+	fs.StringVar(&o.Dist, "dist", ".el9", "%{dist} of the target: .el9, .el8, or empty")
+	fs.StringVar(out, "out", "_output/rpm", "where the SRPMs and RPMs are (work files in OUT/work)")
 }

@@ -1,4 +1,9 @@
-package rpm
+// Package rpmcheck checks the RPMs `make rpm` built (internal/rpm): rpmlint,
+// the exact file lists, parity with OpenShift's own cri-o package of the same
+// CRI-O line, the manifest of shipped files, an install into an empty root,
+// what the installed binaries report, and one e2e scenario on a node whose
+// crio is the installed one. `make rpm-check` runs it (test/cmd/rpm-check).
+package rpmcheck
 
 import (
 	"bufio"
@@ -17,34 +22,16 @@ import (
 	"time"
 
 	"github.com/crio-userns/crio-userns/internal/command"
-	"github.com/crio-userns/crio-userns/internal/crioconf"
+	"github.com/crio-userns/crio-userns/internal/manifest"
+	"github.com/crio-userns/crio-userns/internal/rpm"
 )
 
-// CheckOptions select what Check does besides the static checks.
-type CheckOptions struct {
+// Options select what Check does besides the static checks.
+type Options struct {
 	UpdateExpected bool   // rewrite rpm/*.files.expected instead of comparing
 	E2E            bool   // run the e2e scenario on the installed crio
 	E2EDir         string // CRIO_USERNS_E2E_DIR for it
 	Stdout         io.Writer
-}
-
-// Macro names Check reads back from the staged crio-userns.macros, so that
-// it checks the packages against the inputs they were built from.
-var macroLine = regexp.MustCompile(`^%global\s+(\S+)\s+(.*)$`)
-
-// ReadMacros parses the %global lines of a generated macros file.
-func ReadMacros(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s (run `make rpm` first): %w", path, err)
-	}
-	m := map[string]string{}
-	for _, line := range strings.Split(string(data), "\n") {
-		if x := macroLine.FindStringSubmatch(strings.TrimSpace(line)); x != nil {
-			m[x[1]] = strings.TrimSpace(x[2])
-		}
-	}
-	return m, nil
 }
 
 // checker collects failures so that one run reports all of them.
@@ -65,15 +52,15 @@ func (c *checker) fail(format string, args ...any) {
 
 // Check checks the packages Build left in o.Out. It returns an error naming
 // every check that failed.
-func Check(ctx context.Context, o *Options, co CheckOptions) error {
-	if err := o.validate(); err != nil {
+func Check(ctx context.Context, o *rpm.Options, co Options) error {
+	if err := o.Validate(); err != nil {
 		return err
 	}
 	if co.Stdout == nil {
 		co.Stdout = os.Stdout
 	}
 	c := &checker{out: co.Stdout}
-	macros, err := ReadMacros(o.work("SOURCES", macrosFile))
+	macros, err := rpm.ReadMacros(o.WorkDir("SOURCES", rpm.MacrosFile))
 	if err != nil {
 		return err
 	}
@@ -110,8 +97,9 @@ func Check(ctx context.Context, o *Options, co CheckOptions) error {
 	for _, p := range []struct{ name, rpm string }{{"cri-o", crioRPM}, {"crio-userns-hook", hookRPM}} {
 		checkFileList(ctx, c, o, p.name, p.rpm, co.UpdateExpected)
 	}
+	checkParity(ctx, c, o, crioRPM)
 	checkGlibc(ctx, c, o, crioRPM)
-	root := o.work("root")
+	root := o.WorkDir("root")
 	if installRoot(ctx, c, root, crioRPM, hookRPM) {
 		checkInstalled(ctx, c, o, root, macros)
 		if co.E2E && len(c.failures) == 0 {
@@ -132,7 +120,7 @@ func summary(c *checker) error {
 }
 
 // checkSeriesCurrent: the packages must hold the series the checkout holds now.
-func checkSeriesCurrent(c *checker, o *Options, macros map[string]string) {
+func checkSeriesCurrent(c *checker, o *rpm.Options, macros map[string]string) {
 	files, _ := filepath.Glob(filepath.Join(o.Root, "patches", o.CrioVersion, "*.patch"))
 	if n := strconv.Itoa(len(files)); macros["crio_userns_patches"] != n {
 		c.fail("the RPMs carry %s patches, patches/%s holds %s: run `make rpm` again", macros["crio_userns_patches"], o.CrioVersion, n)
@@ -147,7 +135,7 @@ var rpmlintSummary = regexp.MustCompile(`(\d+) errors?, (\d+) warnings?`)
 
 // checkLint runs rpmlint once per package: given several source RPMs,
 // rpmlint 2.4 extracts them into one directory and reports multiple-specfiles.
-func checkLint(ctx context.Context, c *checker, o *Options, pkgs []string) {
+func checkLint(ctx context.Context, c *checker, o *rpm.Options, pkgs []string) {
 	cfg := filepath.Join(o.Root, "rpm", "rpmlint.toml")
 	errors, warnings := 0, 0
 	for _, pkg := range pkgs {
@@ -240,10 +228,12 @@ func DiffLists(want, got []string) (missing, extra []string) {
 }
 
 // mcoManaged are files the Machine Config Operator writes: cri-o must not own
-// them, nor any other crio.conf.d drop-in than its own.
-var mcoManaged = []string{"/etc/crio/crio.conf", "/etc/crio/crio.conf.d/00-default"}
+// them, nor any other crio.conf.d drop-in than its own. (/etc/crio/crio.conf
+// is the package's default configuration, which OpenShift's package ships
+// too; the MCO's settings live in crio.conf.d/00-default.)
+var mcoManaged = []string{"/etc/crio/crio.conf.d/00-default"}
 
-func checkFileList(ctx context.Context, c *checker, o *Options, name, pkg string, update bool) {
+func checkFileList(ctx context.Context, c *checker, o *rpm.Options, name, pkg string, update bool) {
 	got, err := FileList(ctx, pkg)
 	if err != nil {
 		c.fail("%s: %v", name, err)
@@ -327,7 +317,7 @@ func versionLess(a, b string) bool {
 
 // checkGlibc: crio is linked against the build machine's glibc; the RPM's
 // automatic requires say which it needs, and the target must have it.
-func checkGlibc(ctx context.Context, c *checker, o *Options, pkg string) {
+func checkGlibc(ctx context.Context, c *checker, o *rpm.Options, pkg string) {
 	req, err := rpmOutput(ctx, "rpm", "-qpR", pkg)
 	if err != nil {
 		c.fail("%v", err)
@@ -358,7 +348,7 @@ func installRoot(ctx context.Context, c *checker, root string, pkgs ...string) b
 	shell := "none"
 	if bb, err := exec.LookPath("busybox"); err == nil {
 		if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err == nil {
-			if err := copyFile(bb, filepath.Join(root, "bin", "sh")); err == nil {
+			if err := copyFile(bb, filepath.Join(root, "bin", "sh"), 0o755); err == nil {
 				shell = "busybox as /bin/sh"
 			}
 		}
@@ -383,7 +373,7 @@ func installRoot(ctx context.Context, c *checker, root string, pkgs ...string) b
 
 var versionField = regexp.MustCompile(`(?m)^(Version|GitCommit):\s+(.*)$`)
 
-func checkInstalled(ctx context.Context, c *checker, o *Options, root string, macros map[string]string) {
+func checkInstalled(ctx context.Context, c *checker, o *rpm.Options, root string, macros map[string]string) {
 	n, _ := strconv.Atoi(macros["crio_userns_patches"])
 	wantCommit := o.BuildCommit(macros["crio_userns_series"], n, macros["crio_userns_series_sha256"])
 
@@ -420,31 +410,7 @@ func checkInstalled(ctx context.Context, c *checker, o *Options, root string, ma
 		c.ok("pinns installed at /usr/bin/pinns, CRI-O's default pinns_path")
 	}
 
-	// The configuration installed is contrib/'s, as the checkout holds it
-	// now, with the crio.conf.d drop-in for this CRI-O line.
-	dropIns, err := crioconf.Files(o.Root, o.CrioVersion)
-	if err != nil {
-		c.fail("the drop-in for CRI-O %s: %v", o.CrioVersion, err)
-	}
-	for inst, src := range map[string]string{
-		"etc/crio/crio.conf.d/99-crio-userns.conf":               "contrib/crio.conf.d/99-crio-userns.conf",
-		"usr/share/containers/oci/hooks.d/crio-userns-hook.json": "contrib/hooks.d/crio-userns-hook.json",
-		"etc/crio-userns/policy.toml":                            "contrib/crio-userns/policy.toml",
-	} {
-		a, errA := os.ReadFile(filepath.Join(root, inst))
-		b, errB := os.ReadFile(filepath.Join(o.Root, src))
-		if d, ok := dropIns[filepath.Base(inst)]; ok && strings.HasPrefix(inst, "etc/crio/crio.conf.d/") {
-			b = d
-		}
-		switch {
-		case errA != nil || errB != nil:
-			c.fail("comparing /%s with %s: %v %v", inst, src, errA, errB)
-		case !bytes.Equal(a, b):
-			c.fail("installed /%s differs from %s: the RPMs are older than the checkout, run `make rpm`", inst, src)
-		default:
-			c.ok("installed /%s is %s", inst, src)
-		}
-	}
+	checkManifest(c, o, root)
 	var hooksd struct {
 		Hook struct{ Path string } `json:"hook"`
 	}
@@ -468,7 +434,7 @@ const e2eScenario = "TestMapToRootFallsBackToContainerRunAsUser"
 
 // runE2E runs field report 000 without runAsUser on a node bench whose
 // crio and pinns are the installed ones.
-func runE2E(ctx context.Context, c *checker, o *Options, root string, co CheckOptions) {
+func runE2E(ctx context.Context, c *checker, o *rpm.Options, root string, co Options) {
 	bin := filepath.Join(root, "usr/bin")
 	fmt.Fprintf(c.out, "crio-rpm: e2e %s with CRIO_PATCHED_DIR=%s CRIO_USERNS_E2E_DIR=%s\n", e2eScenario, bin, co.E2EDir)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
@@ -521,4 +487,88 @@ func indent(s string) string {
 		fmt.Fprintf(&b, "      %s\n", sc.Text())
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+func resetDir(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return os.MkdirAll(dir, 0o755)
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, mode)
+}
+
+// checkParity: the cri-o package ships and requires everything OpenShift's
+// own cri-o package of the same CRI-O line does (rpm/parity/), less the
+// exclusions listed there with their reasons.
+func checkParity(ctx context.Context, c *checker, o *rpm.Options, pkg string) {
+	path := ParityFile(o.Root, o.CrioVersion)
+	p, err := ReadParity(path)
+	if err != nil {
+		c.fail("parity with OpenShift's cri-o: %v (every supported CRI-O line needs its list)", err)
+		return
+	}
+	files, err := FileList(ctx, pkg)
+	if err != nil {
+		c.fail("%v", err)
+		return
+	}
+	req, err := rpmOutput(ctx, "rpm", "-qpR", pkg)
+	if err != nil {
+		c.fail("%v", err)
+		return
+	}
+	prov, err := rpmOutput(ctx, "rpm", "-qp", "--provides", pkg)
+	if err != nil {
+		c.fail("%v", err)
+		return
+	}
+	missing := p.Compare(files, strings.Split(req, "\n"), strings.Split(prov, "\n"))
+	if len(missing) > 0 {
+		c.fail("cri-o lacks what OpenShift's cri-o ships (%s):\n      %s", rel(o.Root, path), strings.Join(missing, "\n      "))
+		return
+	}
+	c.ok("cri-o ships and requires all of %s (%d files, %d requirements, %d exclusions)", rel(o.Root, path), len(p.Files), len(p.Requires), len(p.Excluded))
+}
+
+// checkManifest: every entry of contrib/files.manifest is installed with its
+// mode, and every file is the checkout's source, byte for byte (the drop-in
+// as adjusted for this CRI-O line).
+func checkManifest(c *checker, o *rpm.Options, root string) {
+	m, err := manifest.Load(o.Root)
+	if err != nil {
+		c.fail("%v", err)
+		return
+	}
+	bad := 0
+	for _, e := range m.Entries {
+		inst := filepath.Join(root, e.PackagedPath())
+		info, err := os.Stat(inst)
+		if err != nil {
+			c.fail("manifest entry %s not installed: %v", e.PackagedPath(), err)
+			bad++
+			continue
+		}
+		if info.Mode().Perm() != e.Mode.Perm() {
+			c.fail("%s installed with mode %04o, the manifest says %04o", e.PackagedPath(), info.Mode().Perm(), e.Mode.Perm())
+			bad++
+		}
+		if e.Type == manifest.TypeFile || e.Type == manifest.TypeConfig {
+			a, errA := os.ReadFile(inst)
+			b, errB := manifest.Content(o.Root, o.CrioVersion, e)
+			if errA != nil || errB != nil || !bytes.Equal(a, b) {
+				c.fail("installed %s differs from %s (%v %v): the RPMs are older than the checkout, run `make rpm`", e.Path, e.Source, errA, errB)
+				bad++
+			}
+		}
+	}
+	if bad == 0 {
+		c.ok("every entry of %s is installed with its mode and the checkout's bytes (%d entries)", manifest.File, len(m.Entries))
+	}
 }
