@@ -40,6 +40,16 @@ func TestSpecsAgreeWithChecks(t *testing.T) {
 	if !bytes.Contains(a, []byte("main.version=%{crio_userns_version}+git.%{crio_userns_git}")) {
 		t.Errorf("the hook's version string is not what Check expects: %s", a)
 	}
+	for name, spec := range map[string][]byte{"cri-o": crioSpec, "crio-userns-hook": hookSpec} {
+		// The manifest's entries come from the one installer, for the package's own set.
+		install := regexp.MustCompile(`(?m)^PREFIX=%\{_prefix\} sh rpm/install-manifest.sh %\{buildroot\} (\S+) bin > (\S*)crio-userns.files$`).FindSubmatch(spec)
+		if install == nil || string(install[1]) != name {
+			t.Errorf("%s.spec does not install its manifest entries with rpm/install-manifest.sh", name)
+		}
+		if !regexp.MustCompile(`(?m)^%files -f crio-userns.files$`).Match(spec) {
+			t.Errorf("%s.spec's %%files does not read crio-userns.files", name)
+		}
+	}
 	for _, spec := range [][]byte{crioSpec, hookSpec} {
 		if bytes.Contains(spec, []byte("_sourcedir")) {
 			t.Error("a spec names %{_sourcedir}: rpmlint reports use-of-RPM_SOURCE_DIR; use %{SOURCEn}")
