@@ -149,3 +149,46 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestInputsSum: the reuse stamp changes with any staged source, spec or
+// definition, and only then.
+func TestInputsSum(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "SOURCES")
+	must(t, os.MkdirAll(src, 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "a.tar.gz"), []byte("a"), 0o644))
+	spec := filepath.Join(dir, "x.spec")
+	must(t, os.WriteFile(spec, []byte("Name: x"), 0o644))
+	o := &Options{Dist: ".el9", Out: dir}
+	in := &Inputs{Sources: src, Specs: []string{spec}}
+	sum := func() string {
+		s, err := inputsSum(o, in)
+		must(t, err)
+		return s
+	}
+	first := sum()
+	if sum() != first {
+		t.Fatal("the same inputs gave two sums")
+	}
+	for _, change := range []func(){
+		func() { must(t, os.WriteFile(filepath.Join(src, "a.tar.gz"), []byte("b"), 0o644)) },
+		func() { must(t, os.WriteFile(filepath.Join(src, "0001-x.patch"), []byte("p"), 0o644)) },
+		func() { must(t, os.WriteFile(spec, []byte("Name: y"), 0o644)) },
+		func() { o.Dist = ".el8" },
+	} {
+		before := sum()
+		change()
+		if sum() == before {
+			t.Error("a changed input kept the sum")
+		}
+	}
+	if _, ok := existing(o, 1); ok {
+		t.Error("existing() found packages in an empty output directory")
+	}
+	for _, f := range []string{"x-1-1.src.rpm", "x-1-1.x86_64.rpm"} {
+		must(t, os.WriteFile(filepath.Join(dir, f), nil, 0o644))
+	}
+	if p, ok := existing(o, 1); !ok || len(p.RPMs) != 1 || len(p.SRPMs) != 1 {
+		t.Errorf("existing() = %+v, %v", p, ok)
+	}
+}
