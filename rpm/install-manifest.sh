@@ -5,9 +5,8 @@
 # and prints the matching %files lines. Run from a checkout or a source
 # archive of one; both RPM specs and `make install` use it, so every path
 # installs a file the same way. PREFIX (environment, default /usr) relocates
-# paths under /usr for `make install`; MANIFEST (default
-# contrib/files.manifest) names a manifest resolved for one CRI-O version,
-# as the RPM staging writes it.
+# paths under /usr for `make install`; MANIFEST names another manifest
+# than contrib/files.manifest.
 set -eu
 root=$1 package=$2 bindir=$3
 prefix=${PREFIX:-/usr}
@@ -17,11 +16,6 @@ while read -r pkg type mode path src; do
 	[ "$package" = cri-o ] || [ "$pkg" = "$package" ] || continue
 	case $path in /usr/*) path=$prefix/${path#/usr/} ;; esac
 	dest=$root$path
-	case $src in *'{'*)
-		echo "install-manifest.sh: $path: source $src is not resolved for a CRI-O version" >&2
-		exit 1
-		;;
-	esac
 	case $type in
 	dir)
 		install -d -m "$mode" "$dest"

@@ -24,7 +24,10 @@ func TestInstallScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	version := crio.ListSeries(filepath.Join(root, "patches"))[0]
+	version, err := crio.DefaultSeries(filepath.Join(root, "patches"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	bin := t.TempDir()
 	if err := os.WriteFile(filepath.Join(bin, "crio-userns-hook"), []byte("#!/bin/sh\n"), 0o700); err != nil {
 		t.Fatal(err)
@@ -34,18 +37,6 @@ func TestInstallScript(t *testing.T) {
 		cmd := exec.Command("sh", "rpm/install-manifest.sh", dest, pkg, bin)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "PREFIX=/usr")
-		if pkg == PackageCrio {
-			// As staging does: the drop-in resolved for one CRI-O version.
-			r, err := m.Resolve(version)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resolved := filepath.Join(t.TempDir(), "files.manifest")
-			if err := os.WriteFile(resolved, []byte(r.Text()), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			cmd.Env = append(cmd.Env, "MANIFEST="+resolved)
-		}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
@@ -73,13 +64,12 @@ func TestInstallScript(t *testing.T) {
 			}
 			if e.Type == TypeFile || e.Type == TypeConfig {
 				got, _ := os.ReadFile(filepath.Join(dest, e.Path))
-				src := e.Source
-				if src == DropInPlaceholder {
-					src, _ = DropInSource(version)
-				}
-				want, _ := os.ReadFile(filepath.Join(root, src))
+				want, _ := os.ReadFile(filepath.Join(root, e.Source))
 				if !bytes.Equal(got, want) {
-					t.Errorf("%s: %s is not %s", pkg, e.Path, src)
+					t.Errorf("%s: %s is not %s", pkg, e.Path, e.Source)
+				}
+				if _, err := Content(root, version, e); err != nil {
+					t.Errorf("%s: content for %s: %v", e.Path, version, err)
 				}
 			}
 		}
@@ -104,20 +94,5 @@ func TestInstallScript(t *testing.T) {
 		if !reflect.DeepEqual(installed, files) {
 			t.Errorf("%s: installed %q, want %q", pkg, installed, files)
 		}
-	}
-}
-
-// TestInstallScriptRefusesUnresolvedDropIn: the checkout's manifest names
-// the drop-in per CRI-O version; installing cri-o from it unresolved fails.
-func TestInstallScriptRefusesUnresolvedDropIn(t *testing.T) {
-	bin := t.TempDir()
-	if err := os.WriteFile(filepath.Join(bin, "crio-userns-hook"), nil, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("sh", "rpm/install-manifest.sh", t.TempDir(), PackageCrio, bin)
-	cmd.Dir = repo.MustRoot()
-	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "is not resolved for a CRI-O version") {
-		t.Errorf("exit %v\n%s", err, out)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/crio-userns/crio-userns/internal/crio"
+	"github.com/crio-userns/crio-userns/internal/crioconf"
 	"github.com/crio-userns/crio-userns/internal/repo"
 )
 
@@ -19,24 +20,23 @@ func TestCheckoutManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	versions := crio.ListSeries(filepath.Join(root, "patches"))
-	if len(versions) == 0 {
-		t.Fatal("no series under patches/")
+	versions, err := crio.ListSeries(filepath.Join(root, "patches"))
+	if err != nil || len(versions) == 0 {
+		t.Fatalf("no series under patches/: %v", err)
 	}
 	for _, v := range versions {
-		r, err := m.Resolve(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range r.Entries {
+		for _, e := range m.Entries {
 			if e.Type == TypeDir {
 				continue
 			}
-			if strings.Contains(e.Source, "{") {
-				t.Errorf("%s: %s: unresolved source %s", v, e.Path, e.Source)
-			}
 			if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(e.Source))); err != nil {
-				t.Errorf("%s: %s: %v", v, e.Path, err)
+				t.Errorf("%s: %v", e.Path, err)
+			}
+			if e.Type == TypeBin {
+				continue
+			}
+			if _, err := Content(root, v, e); err != nil {
+				t.Errorf("%s for CRI-O %s: %v", e.Path, v, err)
 			}
 		}
 	}
@@ -81,29 +81,56 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-func TestResolveAndText(t *testing.T) {
-	m, err := Parse([]byte("# c\ncri-o config 0644 /etc/crio/crio.conf.d/99-x.conf " + DropInPlaceholder + "\ncrio-userns-hook man 0644 /usr/share/man/man8/h.8 hook/h.8\n"))
+func TestTextAndPaths(t *testing.T) {
+	m, err := Parse([]byte("# c\ncri-o config 0644 /etc/crio/crio.conf.d/99-x.conf contrib/x.conf\ncrio-userns-hook man 0644 /usr/share/man/man8/h.8 hook/h.8\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := DropInSource
-	defer func() { DropInSource = old }()
-	DropInSource = func(v string) (string, error) { return "contrib/crio.conf.d/" + v + ".conf", nil }
-	r, err := m.Resolve("v1.34.0")
-	if err != nil {
-		t.Fatal(err)
+	want := "cri-o config 0644 /etc/crio/crio.conf.d/99-x.conf contrib/x.conf\ncrio-userns-hook man 0644 /usr/share/man/man8/h.8 hook/h.8\n"
+	if m.Text() != want {
+		t.Errorf("Text:\n%s\nwant\n%s", m.Text(), want)
 	}
-	want := "cri-o config 0644 /etc/crio/crio.conf.d/99-x.conf contrib/crio.conf.d/v1.34.0.conf\ncrio-userns-hook man 0644 /usr/share/man/man8/h.8 hook/h.8\n"
-	if r.Text() != want {
-		t.Errorf("Text:\n%s\nwant\n%s", r.Text(), want)
-	}
-	if m.Entries[0].Source != DropInPlaceholder {
-		t.Error("Resolve changed the original")
-	}
-	if got := Paths(r.For(PackageHook)); len(got) != 1 || got[0] != "/usr/share/man/man8/h.8.gz" {
+	if got := Paths(m.For(PackageHook)); len(got) != 1 || got[0] != "/usr/share/man/man8/h.8.gz" {
 		t.Errorf("hook paths %v", got)
 	}
-	if !r.Entries[0].Config() || r.Entries[1].Config() {
+	if !m.Entries[0].Config() || m.Entries[1].Config() {
 		t.Error("Config()")
+	}
+}
+
+// TestContentOfTheDropIn: the drop-in's content is crioconf's for the line;
+// any other entry's is its file.
+func TestContentOfTheDropIn(t *testing.T) {
+	root := repo.MustRoot()
+	m, err := Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions, err := crio.ListSeries(filepath.Join(root, "patches"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range m.Entries {
+		if e.Path != "/etc/crio/crio.conf.d/"+crioconf.Name {
+			continue
+		}
+		found = true
+		for _, v := range versions {
+			got, err := Content(root, v, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := crioconf.Files(root, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want[crioconf.Name]) {
+				t.Errorf("%s: the drop-in is not crioconf's", v)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the manifest does not ship /etc/crio/crio.conf.d/%s", crioconf.Name)
 	}
 }

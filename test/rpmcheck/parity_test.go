@@ -15,9 +15,9 @@ import (
 // and each parses.
 func TestParityListPerLine(t *testing.T) {
 	root := repo.MustRoot()
-	versions := crio.ListSeries(filepath.Join(root, "patches"))
-	if len(versions) == 0 {
-		t.Fatal("no series")
+	versions, err := crio.ListSeries(filepath.Join(root, "patches"))
+	if err != nil || len(versions) == 0 {
+		t.Fatalf("no series: %v", err)
 	}
 	for _, v := range versions {
 		p, err := ReadParity(ParityFile(root, v))

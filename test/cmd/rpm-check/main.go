@@ -36,6 +36,9 @@ func main() {
 			return err
 		}
 		o.Root = root
+		if err := o.DefaultVersion(); err != nil {
+			return err
+		}
 		if o.Out, err = filepath.Abs(out); err != nil {
 			return err
 		}
