@@ -38,7 +38,7 @@ FUZZ_TARGETS := internal/idmap:FuzzParseProcMap internal/idmap:FuzzValidate inte
 	internal/accounts:FuzzParseGroup hook/internal/bundle:FuzzReadState hook/internal/bundle:FuzzParseSpec \
 	hook/internal/registry:FuzzDecode
 
-.PHONY: all tools crio crio-both crio-all versions node-up node-down demo test unit fuzz series crio-unit e2e bench install deps clean help
+.PHONY: all tools crio crio-both crio-all versions node-up node-down demo test unit unit-deps fuzz series crio-unit e2e bench install deps clean help
 
 all: tools
 
@@ -101,7 +101,13 @@ demo: crio-both tools
 
 test: unit fuzz series crio-unit e2e rpm-check
 
-unit:
+# systemd-analyze verifies the override unit in contrib/machineconfig's tests.
+unit-deps:
+	@command -v systemd-analyze >/dev/null || { \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd || \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd; }; }
+
+unit: unit-deps
 	$(GO) vet ./...
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
 
