@@ -18,9 +18,10 @@ type User struct {
 
 // Group is one group(5) entry.
 type Group struct {
-	Name string
-	GID  uint32
-	Line int
+	Name    string
+	GID     uint32
+	Members []string
+	Line    int
 }
 
 // maxLine bounds one line; glibc has no such limit, but an account line
@@ -30,7 +31,9 @@ const maxLine = 64 << 10
 // ParsePasswd reads passwd(5) text ("name:password:UID:GID:GECOS:dir:shell").
 // Blank lines, comments and NIS compat lines ("+"/"-") are skipped as glibc
 // does; any other malformed line is an error naming it, since a UID the hook
-// cannot read is a UID it cannot check.
+// cannot read is a UID it cannot check. 4294967295 is (uid_t)-1, which
+// setuid(2) and chown(2) read as "no change", never an account's ID: a
+// line with it is malformed too.
 func ParsePasswd(r io.Reader) ([]User, error) {
 	var users []User
 	err := scan(r, 7, func(line int, f []string) error {
@@ -56,7 +59,11 @@ func ParseGroup(r io.Reader) ([]Group, error) {
 		if err != nil {
 			return fmt.Errorf("GID: %w", err)
 		}
-		groups = append(groups, Group{Name: f[0], GID: gid, Line: line})
+		var members []string
+		if f[3] != "" {
+			members = strings.Split(f[3], ",")
+		}
+		groups = append(groups, Group{Name: f[0], GID: gid, Members: members, Line: line})
 		return nil
 	})
 	return groups, err
@@ -94,7 +101,34 @@ func parseID(s string) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
+	if n == noID {
+		return 0, fmt.Errorf("%s is (uid_t)-1, not an ID", s)
+	}
 	return uint32(n), nil
+}
+
+// noID is (uid_t)-1 and (gid_t)-1.
+const noID = 1<<32 - 1
+
+// LookupUser returns the first entry named name, as getpwnam(3) does.
+func LookupUser(users []User, name string) (User, bool) {
+	for _, u := range users {
+		if u.Name == name {
+			return u, true
+		}
+	}
+	return User{}, false
+}
+
+// GroupName returns the name of the first group with gid, as getgrgid(3)
+// does, or "?" when there is none.
+func GroupName(groups []Group, gid uint32) string {
+	for _, g := range groups {
+		if g.GID == gid {
+			return g.Name
+		}
+	}
+	return "?"
 }
 
 // clip keeps messages about hostile lines short.

@@ -31,6 +31,9 @@ func TestParsePasswd(t *testing.T) {
 		{name: "bad uid", in: "root:x:zero:0:::\n", wantErr: `line 1: "root:x:zero:0:::": UID: strconv.ParseUint: parsing "zero": invalid syntax`},
 		{name: "negative gid", in: "a:x:1:-1:::\n", wantErr: `GID: strconv.ParseUint: parsing "-1"`},
 		{name: "uid above 32 bits", in: "a:x:4294967296:1:::\n", wantErr: "value out of range"},
+		{name: "largest valid id", in: "big:x:4294967294:1:::\n", wantN: 1},
+		{name: "uid minus one is not an ID", in: "a:x:4294967295:0:::\n", wantErr: `UID: 4294967295 is (uid_t)-1, not an ID`},
+		{name: "gid minus one is not an ID", in: "a:x:1:4294967295:::\n", wantErr: `GID: 4294967295 is (uid_t)-1, not an ID`},
 		{name: "empty name", in: ":x:1:1:::\n", wantErr: "empty name"},
 		{name: "line too long", in: "a:x:1:1:" + strings.Repeat("g", maxLine) + "::\n", wantErr: "line 1: bufio.Scanner: token too long"},
 		{name: "long line clipped in message", in: strings.Repeat("y", 200) + "\n", wantErr: `"` + strings.Repeat("y", 80) + `..."`},
@@ -55,7 +58,7 @@ func TestParseGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Group{{"root", 0, 1}, {"mail", 12, 2}, {"nobody", 65534, 3}}; !reflect.DeepEqual(groups, want) {
+	if want := []Group{{"root", 0, nil, 1}, {"mail", 12, []string{"postfix", "dovecot"}, 2}, {"nobody", 65534, nil, 3}}; !reflect.DeepEqual(groups, want) {
 		t.Fatalf("got %+v", groups)
 	}
 	if _, err := ParseGroup(strings.NewReader("wheel:x:10\n")); err == nil || !strings.Contains(err.Error(), "want 4 colon-separated fields, got 3") {
@@ -63,6 +66,28 @@ func TestParseGroup(t *testing.T) {
 	}
 	if _, err := ParseGroup(strings.NewReader("wheel:x:ten:\n")); err == nil || !strings.Contains(err.Error(), `GID: strconv.ParseUint: parsing "ten"`) {
 		t.Fatalf("bad gid: %v", err)
+	}
+}
+
+func TestLookups(t *testing.T) {
+	users, err := ParsePasswd(strings.NewReader(fedoraPasswd + "root:x:99:99:::\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, ok := LookupUser(users, "root"); !ok || u.UID != 0 {
+		t.Errorf("root = %+v, %v; want the first entry's UID 0", u, ok)
+	}
+	if _, ok := LookupUser(users, "games"); ok {
+		t.Error("found an account that is not there")
+	}
+	groups, err := ParseGroup(strings.NewReader("root:x:0:\nmail:x:12:\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for gid, want := range map[uint32]string{0: "root", 12: "mail", 8: "?"} {
+		if got := GroupName(groups, gid); got != want {
+			t.Errorf("GroupName(%d) = %q, want %q", gid, got, want)
+		}
 	}
 }
 
@@ -76,7 +101,7 @@ func FuzzParsePasswd(f *testing.F) {
 			return
 		}
 		for _, u := range users {
-			if u.Name == "" || u.Line < 1 {
+			if u.Name == "" || u.Line < 1 || u.UID == noID || u.GID == noID {
 				t.Fatalf("bad user %+v", u)
 			}
 		}
@@ -92,7 +117,7 @@ func FuzzParseGroup(f *testing.F) {
 			return
 		}
 		for _, g := range groups {
-			if g.Name == "" || g.Line < 1 {
+			if g.Name == "" || g.Line < 1 || g.GID == noID {
 				t.Fatalf("bad group %+v", g)
 			}
 		}

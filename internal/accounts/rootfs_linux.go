@@ -2,13 +2,13 @@ package accounts
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"os"
 	"path"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/crio-userns/crio-userns/internal/safefile"
 )
 
 // MaxFileSize bounds what ReadFileInRoot reads: real passwd and group files
@@ -16,7 +16,17 @@ import (
 const MaxFileSize = 4 << 20
 
 // ErrTooLarge reports a file above MaxFileSize.
-var ErrTooLarge = errors.New("file too large")
+var ErrTooLarge = safefile.ErrTooLarge
+
+// RootError reports that the root directory itself could not be opened: a
+// missing rootfs is not an image without accounts.
+type RootError struct {
+	Root string
+	Err  error
+}
+
+func (e *RootError) Error() string { return "rootfs " + e.Root + ": " + e.Err.Error() }
+func (e *RootError) Unwrap() error { return e.Err }
 
 // useOpenat2 is cleared when the kernel lacks openat2(2) (before 5.6, e.g.
 // RHEL 8's 4.18), and by tests to exercise the fallback walk.
@@ -27,11 +37,12 @@ var useOpenat2 = true
 // inside root as they will for the container (an absolute link target is
 // relative to root, ".." stops at root), so nothing outside root is read.
 // Only regular files are read (a FIFO would block the hook, a device could be
-// anything), and at most MaxFileSize bytes of them.
+// anything), and at most MaxFileSize bytes of them. A root that cannot be
+// opened is a *RootError.
 func ReadFileInRoot(root, name string) ([]byte, error) {
 	rootFd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: root, Err: err}
+		return nil, &RootError{Root: root, Err: err}
 	}
 	defer unix.Close(rootFd)
 
@@ -39,33 +50,14 @@ func ReadFileInRoot(root, name string) ([]byte, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("not a regular file (%s)", st.Mode().Type())}
-	}
-	if st.Size() > MaxFileSize {
-		return nil, &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, st.Size(), MaxFileSize)}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileSize { // it grew while we read
-		return nil, &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: limit %d", ErrTooLarge, MaxFileSize)}
-	}
-	return data, nil
+	defer unix.Close(fd)
+	return safefile.ReadPathFD(fd, name, safefile.Options{Limit: MaxFileSize})
 }
 
-// openInRoot opens name read-only relative to rootFd with in-root
-// resolution. O_NONBLOCK keeps the open of a FIFO from blocking; the caller
-// refuses non-regular files afterwards.
+// openInRoot opens name with O_PATH relative to rootFd with in-root
+// resolution; safefile checks the inode before it opens it for reading.
 func openInRoot(rootFd int, name string) (int, error) {
-	const flags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK
+	const flags = unix.O_PATH | unix.O_CLOEXEC
 	if useOpenat2 {
 		for {
 			fd, err := unix.Openat2(rootFd, name, &unix.OpenHow{
@@ -97,7 +89,7 @@ const maxSymlinks = 40
 // rising above root: the user-space equivalent of RESOLVE_IN_ROOT for
 // kernels without openat2. Each step is an openat relative to the directory
 // reached so far, so a link can never be followed by the kernel itself.
-func walkInRoot(rootFd int, name string, flags int) (int, error) {
+func walkInRoot(rootFd int, name string, _ int) (int, error) {
 	// stack holds the fds of the directories from root down to the current
 	// one; stack[0] is rootFd and is not ours to close.
 	stack := []int{rootFd}
@@ -157,19 +149,13 @@ func walkInRoot(rootFd int, name string, flags int) (int, error) {
 				unix.Close(fd)
 				return -1, unix.ENOTDIR
 			}
-			rfd, err := reopen(fd, flags)
-			unix.Close(fd)
-			return rfd, err
+			// fd is O_PATH|O_NOFOLLOW of a non-link: what flags asks for.
+			return fd, nil
 		}
 	}
-	// name is a directory: open it like openat2 would, the caller refuses it.
-	return reopen(stack[len(stack)-1], flags)
-}
-
-// reopen opens an O_PATH fd for reading through /proc/self/fd, which reopens
-// this very inode without another path lookup.
-func reopen(fd, flags int) (int, error) {
-	return unix.Open(fmt.Sprintf("/proc/self/fd/%d", fd), flags, 0)
+	// name is a directory: hand it over like openat2 would, the caller
+	// refuses it.
+	return unix.Dup(stack[len(stack)-1])
 }
 
 func readlinkFd(fd int) (string, error) {

@@ -76,16 +76,21 @@ func TestReadFileInRoot(t *testing.T) {
 				}, is: syscall.ELOOP},
 				{name: "fifo is refused without blocking", setup: func(t *testing.T, root, _ string) {
 					must(t, syscall.Mkfifo(filepath.Join(root, "etc/passwd"), 0o644))
-				}, wantErr: "not a regular file (p---------)"},
+				}, wantErr: "not a regular file (a FIFO)"},
 				{name: "directory", setup: func(t *testing.T, root, _ string) {
 					must(t, os.Mkdir(filepath.Join(root, "etc/passwd"), 0o755))
-				}, wantErr: "not a regular file (d---------)"},
+				}, wantErr: "not a regular file (a directory)"},
 				{name: "magic link into the host", setup: func(t *testing.T, root, _ string) {
 					must(t, os.Symlink("/proc/self/root/etc/passwd", filepath.Join(root, "etc/passwd")))
 				}, is: os.ErrNotExist},
 				{name: "too large", setup: func(t *testing.T, root, _ string) {
 					must(t, os.WriteFile(filepath.Join(root, "etc/passwd"), make([]byte, MaxFileSize+1), 0o644))
 				}, is: ErrTooLarge},
+				{name: "device node is refused unopened", setup: func(t *testing.T, root, _ string) {
+					// /dev/null's numbers: opening it would be harmless, but
+					// the point is that it is refused from its inode.
+					must(t, syscall.Mknod(filepath.Join(root, "etc/passwd"), syscall.S_IFCHR|0o644, 1<<8|3))
+				}, wantErr: "not a regular file (a character device)"},
 				{name: "through a file", setup: func(t *testing.T, root, _ string) {
 					must(t, os.Remove(filepath.Join(root, "etc")))
 					must(t, os.WriteFile(filepath.Join(root, "etc"), nil, 0o644))
@@ -115,9 +120,16 @@ func TestReadFileInRoot(t *testing.T) {
 	}
 }
 
+// A missing rootfs is a RootError, which callers must not take for a
+// missing /etc/passwd.
 func TestReadFileInRootMissingRoot(t *testing.T) {
 	_, err := ReadFileInRoot(filepath.Join(t.TempDir(), "nope"), "/etc/passwd")
-	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "nope") {
+	var re *RootError
+	if !errors.Is(err, os.ErrNotExist) || !errors.As(err, &re) || !strings.Contains(err.Error(), "rootfs ") || !strings.Contains(err.Error(), "nope") {
 		t.Fatalf("error = %v", err)
+	}
+	root, _ := tree(t)
+	if _, err := ReadFileInRoot(root, "/etc/passwd"); errors.As(err, &re) || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file in an existing root: %v", err)
 	}
 }

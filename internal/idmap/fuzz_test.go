@@ -79,21 +79,35 @@ func FuzzValidate(f *testing.F) {
 }
 
 func FuzzParseSubID(f *testing.F) {
-	for _, s := range []string{"", "containers:200000:268435456\n", "# x\ncore:1:1", "a:4294967295:1", "a::", ":::", "a:1:0"} {
+	for _, s := range []string{"", "containers:200000:268435456\n", "# x\ncore:1:1", "a:4294967295:1", "a::", ":::", "a:1:0", "0:1:1\ngarbage\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		entries, err := ParseSubID(strings.NewReader(s))
+		file, err := ParseSubIDFile(strings.NewReader(s))
 		if err != nil {
 			return
 		}
-		for _, e := range entries {
+		for _, e := range file.Entries {
 			r := e.Range()
 			if r.Last < r.First || r.Size() != uint64(e.Count) || r.Last > MaxID {
 				t.Fatalf("entry %+v gives range %v", e, r)
 			}
+			// Every valid entry reads back as itself.
+			back, err := ParseSubID(strings.NewReader(e.String()))
+			if err != nil || len(back) != 1 || back[0].Owner != e.Owner || back[0].Start != e.Start || back[0].Count != e.Count {
+				t.Fatalf("round trip of %+v: %+v, %v", e, back, err)
+			}
 		}
-		_ = SubIDRanges(entries, "containers", "0")
+		for _, b := range file.Bad {
+			if b.Line < 1 || b.Err == nil {
+				t.Fatalf("bad line %+v", b)
+			}
+		}
+		strict, err := ParseSubID(strings.NewReader(s))
+		if (err == nil) != (len(file.Bad) == 0) || (err == nil && len(strict) != len(file.Entries)) {
+			t.Fatalf("ParseSubID (%d entries, %v) disagrees with ParseSubIDFile (%d entries, %d bad)", len(strict), err, len(file.Entries), len(file.Bad))
+		}
+		_, _ = file.Owned("containers", "0")
 	})
 }
 

@@ -63,3 +63,60 @@ func TestSubIDRanges(t *testing.T) {
 		t.Fatalf("nobody = %v", got)
 	}
 }
+
+// A stray line is kept apart, under the owner its first field names; only
+// that owner's ranges are in doubt.
+func TestParseSubIDFile(t *testing.T) {
+	in := "core:100000:65536\ngarbage\ncontainers:200000:65536\n0:300000:65536\nkubelet:1\ncontainers:x:1\n" + strings.Repeat("y", 100) + "\n"
+	f, err := ParseSubIDFile(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Entries) != 3 || len(f.Bad) != 4 {
+		t.Fatalf("entries %+v, bad %+v", f.Entries, f.Bad)
+	}
+	wantBad := []string{
+		`line 2: "garbage": want 3 colon-separated fields (owner:start:count), got 1`,
+		`line 5: "kubelet:1": want 3 colon-separated fields (owner:start:count), got 2`,
+		`line 6: "containers:x:1": start: strconv.ParseUint: parsing "x": invalid syntax`,
+		`line 7: "` + strings.Repeat("y", 80) + `...": want 3 colon-separated fields (owner:start:count), got 1`,
+	}
+	for i, b := range f.Bad {
+		if b.Error() != wantBad[i] {
+			t.Errorf("bad line %d: %q, want %q", i, b.Error(), wantBad[i])
+		}
+	}
+	if !f.HasNumericOwners() {
+		t.Error("HasNumericOwners = false")
+	}
+	for _, tc := range []struct {
+		owner, uid string
+		ranges     []Range
+		bad        []int // line numbers
+	}{
+		{owner: "core", ranges: []Range{{100000, 165535}}},
+		{owner: "containers", ranges: []Range{{200000, 265535}}, bad: []int{6}},
+		{owner: "containers", uid: "0", ranges: []Range{{200000, 265535}, {300000, 365535}}, bad: []int{6}},
+		{owner: "kubelet", bad: []int{5}},
+		{owner: "garbage", bad: []int{2}},
+		{owner: "nobody"},
+	} {
+		rs, bad := f.Owned(tc.owner, tc.uid)
+		var lines []int
+		for _, b := range bad {
+			lines = append(lines, b.Line)
+		}
+		if !reflect.DeepEqual(rs, tc.ranges) || !reflect.DeepEqual(lines, tc.bad) {
+			t.Errorf("Owned(%q, %q) = %v, bad lines %v; want %v, %v", tc.owner, tc.uid, rs, lines, tc.ranges, tc.bad)
+		}
+	}
+	if _, err := ParseSubIDFile(strings.NewReader("a:1:" + strings.Repeat("1", 5000))); err == nil || !strings.Contains(err.Error(), "token too long") {
+		t.Errorf("long line: %v", err)
+	}
+	if g, _ := ParseSubIDFile(strings.NewReader("core:1:1\n")); g.HasNumericOwners() {
+		t.Error("HasNumericOwners without one")
+	}
+	if got := (SubID{Owner: "containers", Start: 200000, Count: 65536}).String(); got != "containers:200000:65536" {
+		t.Errorf("String = %q", got)
+	}
+}

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/crio-userns/crio-userns/internal/safefile"
 )
 
 // maxFileSize bounds what the hook reads from a policy or subid file: both
@@ -42,18 +43,20 @@ func Parse(data []byte) (Policy, error) {
 // Load reads the policy at path. When path is "" the DefaultPath is used and
 // its absence means the documented defaults; a path given explicitly must
 // exist. Every other failure is an error, so that the hook fails closed on a
-// policy it cannot read.
+// policy it cannot read; that includes a policy someone other than root
+// could have written (a *safefile.UntrustedError), which could switch the
+// hook to audit mode or widen its ranges.
 func Load(path string) (Policy, error) {
 	explicit := path != ""
 	if !explicit {
 		path = DefaultPath
 	}
-	data, err := readBounded(path)
+	data, err := readTrusted(path)
 	if err != nil {
 		if !explicit && errors.Is(err, fs.ErrNotExist) {
 			return Policy{}.Defaults(), nil
 		}
-		return Policy{}, fmt.Errorf("policy %s: %w", path, err)
+		return Policy{}, fmt.Errorf("policy %w", err)
 	}
 	p, err := Parse(data)
 	if err != nil {
@@ -62,25 +65,14 @@ func Load(path string) (Policy, error) {
 	return p, nil
 }
 
-func readBounded(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+// readTrusted reads a policy or subid file: bounded, never blocking, only a
+// regular file owned by root and not writable by group or others. Its errors
+// start with the path.
+func readTrusted(path string) ([]byte, error) {
+	data, err := safefile.Read(path, safefile.Options{Limit: maxFileSize, Trusted: true})
+	var pe *os.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s)", st.Mode().Type())
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("larger than %d bytes", maxFileSize)
-	}
-	return data, nil
+	return data, err
 }

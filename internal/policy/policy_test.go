@@ -1,15 +1,19 @@
 package policy
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/crio-userns/crio-userns/internal/idmap"
+	"github.com/crio-userns/crio-userns/internal/safefile"
+	"github.com/crio-userns/crio-userns/internal/testenv"
 )
 
 func TestDefaults(t *testing.T) {
@@ -236,6 +240,108 @@ func TestResolveSubID(t *testing.T) {
 	os.WriteFile(subgid, []byte("containers:1\n"), 0o644)
 	if _, err := p.Resolve(); err == nil || !strings.Contains(err.Error(), subgid+": line 1") {
 		t.Fatalf("malformed subgid: %v", err)
+	}
+}
+
+// A policy or subid file anyone but root could have written is refused,
+// and so is anything that is not a regular file, without blocking.
+func TestLoadRefusesUntrustedFiles(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir := t.TempDir()
+	p := func(n string) string { return filepath.Join(dir, n) }
+	write := func(n string, mode os.FileMode) {
+		if err := os.WriteFile(p(n), []byte(`mode = "audit"`), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p(n), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("world.toml", 0o666)
+	write("group.toml", 0o620)
+	write("nobody.toml", 0o644)
+	if err := os.Chown(p("nobody.toml"), 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(p("fifo.toml"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sparse, err := os.Create(p("huge.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sparse.Truncate(8 << 30)
+	sparse.Close()
+	for name, want := range map[string]string{
+		p("world.toml"):  "policy " + p("world.toml") + ": not trusted: writable by group or others (mode 0666)",
+		p("group.toml"):  "policy " + p("group.toml") + ": not trusted: writable by group or others (mode 0620)",
+		p("nobody.toml"): "policy " + p("nobody.toml") + ": not trusted: owned by UID 65534, not root",
+		p("fifo.toml"):   "policy " + p("fifo.toml") + ": not a regular file (a FIFO)",
+		p("huge.toml"):   "policy " + p("huge.toml") + ": larger than 1048576 bytes",
+		"/dev/zero":      "policy /dev/zero: not a regular file (a character device)",
+	} {
+		_, err := Load(name)
+		if err == nil || err.Error() != want {
+			t.Errorf("Load(%s) = %v, want %q", name, err, want)
+		}
+		var ue *safefile.UntrustedError
+		if strings.Contains(want, "not trusted") && !errors.As(err, &ue) {
+			t.Errorf("Load(%s): %v is not an UntrustedError", name, err)
+		}
+	}
+	// The same for a subid file the policy reads.
+	write("subuid", 0o646)
+	pol := Policy{SubUIDFile: p("subuid"), SubGIDFile: p("nope")}.Defaults()
+	if _, err := pol.Resolve(); err == nil || err.Error() != p("subuid")+": not trusted: writable by group or others (mode 0646)" {
+		t.Errorf("world-writable subuid: %v", err)
+	}
+}
+
+// Owners written as numeric UIDs match (containers/storage's idtools does
+// the same), and a bad line of another owner is skipped and said, not an
+// error for every container.
+func TestResolveSubIDOwnersAndStrayLines(t *testing.T) {
+	dir := t.TempDir()
+	saved := passwdFile
+	passwdFile = filepath.Join(dir, "passwd")
+	defer func() { passwdFile = saved }()
+	os.WriteFile(passwdFile, []byte("root:x:0:0:::\ncontainers:x:993:993:::\n"), 0o644)
+	subuid := filepath.Join(dir, "subuid")
+	subgid := filepath.Join(dir, "subgid")
+	os.WriteFile(subuid, []byte("993:200000:65536\ngarbage line\ncontainers:300000:65536\nalice:1\n"), 0o644)
+	os.WriteFile(subgid, []byte("containers:200000:65536\n"), 0o644)
+	p := Policy{SubUIDFile: subuid, SubGIDFile: subgid}.Defaults()
+	r, err := p.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []idmap.Range{{First: 200000, Last: 265535}, {First: 300000, Last: 365535}}; !reflect.DeepEqual(r.UIDs, want) {
+		t.Errorf("UIDs = %v, want %v", r.UIDs, want)
+	}
+	wantNotes := []string{
+		subuid + ` line 2: "garbage line": want 3 colon-separated fields (owner:start:count), got 1: skipped (not a line of "containers" or "kubelet")`,
+		subuid + ` line 4: "alice:1": want 3 colon-separated fields (owner:start:count), got 2: skipped (not a line of "containers" or "kubelet")`,
+	}
+	if !reflect.DeepEqual(r.Notes, wantNotes) {
+		t.Errorf("Notes:\n got %q\nwant %q", r.Notes, wantNotes)
+	}
+	// The owner's own bad line, by name or by UID, is an error.
+	for _, bad := range []string{"containers:x:1\n", "993:1\n"} {
+		os.WriteFile(subuid, []byte("containers:300000:65536\n"+bad), 0o644)
+		if _, err := p.Resolve(); err == nil || !strings.Contains(err.Error(), subuid+": line 2: ") || !strings.Contains(err.Error(), `(a line of "containers")`) {
+			t.Errorf("bad line %q of the owner: %v", bad, err)
+		}
+	}
+	// No passwd entry: only the name matches.
+	os.WriteFile(passwdFile, []byte("root:x:0:0:::\n"), 0o644)
+	os.WriteFile(subuid, []byte("993:200000:65536\ncontainers:300000:65536\n"), 0o644)
+	if r, err = p.Resolve(); err != nil || !reflect.DeepEqual(r.UIDs, []idmap.Range{{First: 300000, Last: 365535}}) {
+		t.Errorf("without a passwd entry: %v %v", r.UIDs, err)
+	}
+	// An unreadable passwd with numeric owners fails closed.
+	os.WriteFile(passwdFile, []byte("containers:x:zz:0:::\n"), 0o644)
+	if _, err := p.Resolve(); err == nil || !strings.Contains(err.Error(), `has owners written as UIDs, but "containers"'s UID is unknown`) {
+		t.Errorf("bad passwd: %v", err)
 	}
 }
 

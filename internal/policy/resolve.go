@@ -5,8 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
 
+	"github.com/crio-userns/crio-userns/internal/accounts"
 	"github.com/crio-userns/crio-userns/internal/idmap"
+	"github.com/crio-userns/crio-userns/internal/safefile"
 )
 
 // Resolved is a policy with its ranges parsed and the subid files read: what
@@ -25,6 +30,9 @@ type Resolved struct {
 	// namespaces (hostUsers: false) may lie besides UIDs/GIDs; nil when
 	// kubelet_subid_owner is "none".
 	Kubelet *KubeletRanges
+	// Notes say what was skipped while resolving: subid lines that are not
+	// valid and belong to no owner the policy reads.
+	Notes []string
 }
 
 // KubeletRanges is the host range the kubelet allocates native user
@@ -42,22 +50,49 @@ type KubeletRanges struct {
 type subidFile struct {
 	path    string
 	missing bool
-	entries []idmap.SubID
+	file    idmap.SubIDFile
+	// consulted are the owners whose lines were used: a bad line of one of
+	// them is an error, any other bad line a Note.
+	consulted []string
 }
 
+// passwdFile is where the subid owners' numeric UIDs are looked up.
+var passwdFile = "/etc/passwd"
+
 func readSubID(path string) (*subidFile, error) {
-	data, err := readBounded(path)
+	data, err := readTrusted(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &subidFile{path: path, missing: true}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
-	entries, err := idmap.ParseSubID(bytes.NewReader(data))
+	file, err := idmap.ParseSubIDFile(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &subidFile{path: path, entries: entries}, nil
+	return &subidFile{path: path, file: file}, nil
+}
+
+// ownerUID returns owner's numeric UID as a string for matching numeric
+// subid owners, the way containers/storage matches them (user.Lookup);
+// "" when the owner has no passwd entry.
+func ownerUID(owner string) (string, error) {
+	data, err := safefile.Read(passwdFile, safefile.Options{Limit: accounts.MaxFileSize})
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	users, err := accounts.ParsePasswd(bytes.NewReader(data))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", passwdFile, err)
+	}
+	if u, ok := accounts.LookupUser(users, owner); ok {
+		return strconv.FormatUint(uint64(u.UID), 10), nil
+	}
+	return "", nil
 }
 
 // Resolve parses p's ranges and reads the subid files: for the allowed
@@ -91,6 +126,11 @@ func (p Policy) Resolve() (*Resolved, error) {
 	}
 	r.UIDs, r.UIDSource = k[0].allowed, k[0].allowedSource
 	r.GIDs, r.GIDSource = k[1].allowed, k[1].allowedSource
+	for _, n := range slices.Concat(k[0].notes, k[1].notes) {
+		if !slices.Contains(r.Notes, n) {
+			r.Notes = append(r.Notes, n)
+		}
+	}
 	if p.KubeletRangeEnabled() {
 		r.Kubelet = &KubeletRanges{
 			UIDs: k[0].kubelet, UIDSource: k[0].kubeletSource,
@@ -104,26 +144,27 @@ func (p Policy) Resolve() (*Resolved, error) {
 type sideRanges struct {
 	allowed, kubelet             []idmap.Range
 	allowedSource, kubeletSource string
+	notes                        []string
 }
 
 // resolveSide resolves one side, reading the subid file at path only when
 // the allowed ranges come from it or the kubelet range is enabled.
-func (p Policy) resolveSide(explicit []string, key, path string, kubeletDefault *idmap.Range) (sideRanges, error) {
-	var out sideRanges
+func (p Policy) resolveSide(explicit []string, key, path string, kubeletDefault *idmap.Range) (out sideRanges, _ error) {
 	var sf *subidFile
 	var err error
 	if len(explicit) == 0 || p.KubeletRangeEnabled() {
 		if sf, err = readSubID(path); err != nil {
 			return out, err
 		}
+		defer func() { out.notes = sf.notes() }()
 	}
 	if len(explicit) > 0 {
 		if out.allowed, err = parseRanges(explicit); err != nil {
 			return out, fmt.Errorf("%s: %w", key, err)
 		}
 		out.allowedSource = key
-	} else {
-		out.allowed, out.allowedSource = sf.owned(p.SubIDOwner)
+	} else if out.allowed, out.allowedSource, err = sf.owned(p.SubIDOwner); err != nil {
+		return out, err
 	}
 	if !p.KubeletRangeEnabled() {
 		return out, nil
@@ -131,7 +172,9 @@ func (p Policy) resolveSide(explicit []string, key, path string, kubeletDefault 
 	// The kubelet takes its range from getsubids when the "kubelet" user
 	// has one, else its built-in default: kubelet_default_range stands for
 	// the latter.
-	out.kubelet, out.kubeletSource = sf.owned(p.KubeletSubIDOwner)
+	if out.kubelet, out.kubeletSource, err = sf.owned(p.KubeletSubIDOwner); err != nil {
+		return out, err
+	}
 	if len(out.kubelet) == 0 {
 		out.kubelet = nil
 		out.kubeletSource = fmt.Sprintf("kubelet_default_range (no %q entry in %s)", p.KubeletSubIDOwner, path)
@@ -142,12 +185,50 @@ func (p Policy) resolveSide(explicit []string, key, path string, kubeletDefault 
 	return out, nil
 }
 
-// owned returns the merged ranges f delegates to owner and a description of
-// where they came from.
-func (f *subidFile) owned(owner string) ([]idmap.Range, string) {
+// owned returns the merged ranges f delegates to owner, by name or by
+// numeric UID, and a description of where they came from. Bad lines of
+// owner are an error: they would narrow or widen its ranges unseen.
+func (f *subidFile) owned(owner string) ([]idmap.Range, string, error) {
 	source := fmt.Sprintf("%s entries of %q", f.path, owner)
 	if f.missing {
-		return nil, source + " (file missing)"
+		return nil, source + " (file missing)", nil
 	}
-	return idmap.SubIDRanges(f.entries, owner, ""), source
+	f.consulted = append(f.consulted, owner)
+	uid := ""
+	if f.file.HasNumericOwners() {
+		var err error
+		if uid, err = ownerUID(owner); err != nil {
+			return nil, "", fmt.Errorf("%s has owners written as UIDs, but %q's UID is unknown: %w", f.path, owner, err)
+		}
+	}
+	ranges, bad := f.file.Owned(owner, uid)
+	if len(bad) > 0 {
+		msgs := make([]string, len(bad))
+		for i, b := range bad {
+			msgs[i] = b.Error()
+		}
+		return nil, "", fmt.Errorf("%s: %s (a line of %q)", f.path, strings.Join(msgs, "; "), owner)
+	}
+	return ranges, source, nil
+}
+
+// notes says which bad lines were skipped because they belong to no owner
+// the policy consulted.
+func (f *subidFile) notes() []string {
+	var out []string
+	for _, b := range f.file.Bad {
+		if slices.Contains(f.consulted, b.Owner) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s %s: skipped (not a line of %s)", f.path, b.Error(), quoteJoin(f.consulted)))
+	}
+	return out
+}
+
+func quoteJoin(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, " or ")
 }

@@ -275,7 +275,7 @@ func TestExecNeverHangs(t *testing.T) {
 	start := time.Now()
 	out, code := runBin(t, bin, nil, "", r)
 	took := time.Since(start)
-	want := "crio-userns-hook: -/-/-: timed out after 2s while reading the OCI state on stdin; find what blocks the hook (registry lock, /proc, the rootfs) or raise timeout in the policy, below the hooks.d timeout"
+	want := "crio-userns-hook: -/-/-: timed out after 2s while reading the OCI state on stdin; find what blocks the hook (registry lock, /proc, the rootfs, the audit log) or raise timeout in the policy, below the hooks.d timeout"
 	if code != 1 || firstLine(out) != want {
 		t.Fatalf("exit %d after %s, first line:\n got: %s\nwant: %s", code, took, firstLine(out), want)
 	}
@@ -317,4 +317,104 @@ func TestExecValidate(t *testing.T) {
 			t.Errorf("validate output lacks %q:\n%s", want, stdout.String())
 		}
 	}
+}
+
+// The real binary, as runc runs it, against hostile inputs: each run ends
+// before the hooks.d timeout with the verdict as the first stderr line.
+func TestExecHostileInputs(t *testing.T) {
+	bin := buildHook(t)
+	for _, tc := range []struct {
+		name     string
+		policy   string // extra policy lines
+		setup    func(t *testing.T, e env) (args []string)
+		uid      []rspec.LinuxIDMapping
+		wantCode int
+		want     string // first line prefix, after "crio-userns-hook: proj/web/app: "
+	}{
+		{name: "audit log a FIFO nobody reads", setup: func(t *testing.T, e env) []string {
+			fifo := filepath.Join(e.dir, "audit.fifo")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"--policy", e.withPolicy(t, fmt.Sprintf("audit_log = %q\n", fifo))}
+		}, wantCode: 1, want: "audit_log DIR/audit.fifo: not a regular file (a FIFO)"},
+		{name: "audit mode, host root, audit log a FIFO with a reader", setup: func(t *testing.T, e env) []string {
+			fifo := filepath.Join(e.dir, "audit.fifo")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r, err := os.OpenFile(fifo, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { r.Close() })
+			return []string{"--policy", e.withPolicy(t, fmt.Sprintf("mode = \"audit\"\naudit_log = %q\n", fifo))}
+		}, uid: m(0, 0, 65536), wantCode: 1, want: "audit_log DIR/audit.fifo: not a regular file (a FIFO)"},
+		{name: "policy is /dev/zero", setup: func(t *testing.T, e env) []string {
+			return []string{"--policy", "/dev/zero"}
+		}, wantCode: 1, want: "policy /dev/zero: not a regular file (a character device)"},
+		{name: "policy is a sparse 64 GiB file", setup: func(t *testing.T, e env) []string {
+			p := e.withPolicy(t, "")
+			if err := os.Truncate(p, 64<<30); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"--policy", p}
+		}, wantCode: 1, want: "policy DIR/policy2.toml: larger than 1048576 bytes"},
+		{name: "subuid file is a FIFO with a writer that never writes", setup: func(t *testing.T, e env) []string {
+			fifo := filepath.Join(e.dir, "subuid")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			w, err := os.OpenFile(fifo, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { w.Close() })
+			return []string{"--policy", e.withPolicy(t, fmt.Sprintf("subuid_file = %q\n", fifo))}
+		}, wantCode: 1, want: "policy: DIR/subuid: not a regular file (a FIFO)"},
+		{name: "registry lock held by another process", setup: func(t *testing.T, e env) []string {
+			os.MkdirAll(e.regDir, 0o700)
+			holder := exec.Command("flock", filepath.Join(e.regDir, "registry.lock"), "sleep", "30")
+			if err := holder.Start(); err != nil {
+				t.Skipf("flock(1): %v", err)
+			}
+			t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+			time.Sleep(200 * time.Millisecond)
+			return []string{"--policy", e.withPolicy(t, "timeout = \"500ms\"\n")}
+		}, wantCode: 1, want: "timed out after 500ms while checking other pods' user namespaces"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, "")
+			pid := userns(t, m(0, 200000, 65536), m(0, 200000, 65536))
+			uid := m(0, 200000, 65536)
+			if tc.uid != nil {
+				uid = tc.uid
+				pid = userns(t, uid, m(0, 200000, 65536))
+			}
+			args := append([]string{"--log-format", "json"}, tc.setup(t, e)...)
+			start := time.Now()
+			out, code := runBin(t, bin, args, e.bundle(t, "a", "web", pid, uid, m(0, 200000, 65536), true), nil)
+			took := time.Since(start)
+			want := "crio-userns-hook: proj/web/app: " + strings.ReplaceAll(tc.want, "DIR", e.dir)
+			if code != tc.wantCode || !strings.HasPrefix(firstLine(out), want) {
+				t.Fatalf("exit %d after %s, first line:\n got: %s\nwant: %s...", code, took, firstLine(out), want)
+			}
+		})
+	}
+}
+
+// withPolicy writes a second policy file: the env's plus extra lines.
+func (e env) withPolicy(t *testing.T, extra string) string {
+	base, err := os.ReadFile(e.policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(extra, "audit_log") {
+		base = bytes.ReplaceAll(base, []byte("audit_log = \"none\"\n"), nil)
+	}
+	p := filepath.Join(e.dir, "policy2.toml")
+	if err := os.WriteFile(p, append(base, extra...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/crio-userns/crio-userns/hook/internal/checks"
 )
 
 // Options are the process's surroundings, replaceable in tests.
@@ -59,7 +61,7 @@ Options:
 See crio-userns-hook(8).
 `
 
-func newFlagSet(name string, f *flags, stderr io.Writer) *flag.FlagSet {
+func newFlagSet(name string, f *flags) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported by Main in the verdict format
 	fs.StringVar(&f.policy, "policy", "", "policy file")
@@ -74,7 +76,7 @@ func newFlagSet(name string, f *flags, stderr io.Writer) *flag.FlagSet {
 // Main runs the command and returns the process exit status.
 func Main(args []string, o Options) int {
 	var f flags
-	fs := newFlagSet(Prog, &f, o.Stderr)
+	fs := newFlagSet(Prog, &f)
 	if err := fs.Parse(args); err != nil {
 		return usageError(o, err)
 	}
@@ -96,25 +98,49 @@ func Main(args []string, o Options) int {
 	if rest[0] != "validate" {
 		return usageError(o, fmt.Errorf("unknown command %q", rest[0]))
 	}
-	vfs := newFlagSet(Prog+" validate", &f, o.Stderr)
-	vfs.StringVar(&f.bundle, "bundle", "", "bundle directory")
+	// The subcommand's own flags start from what was given before it
+	// ("--policy X validate --bundle B" honours X): a flag set afresh would
+	// reset them to their defaults.
+	vf := f
+	vfs := newFlagSet(Prog+" validate", &vf)
+	vf = f // newFlagSet wrote the defaults over the copy
+	vfs.StringVar(&vf.bundle, "bundle", "", "bundle directory")
 	if err := vfs.Parse(rest[1:]); err != nil {
 		return usageError(o, err)
 	}
-	if f.help {
+	var conflict error
+	vfs.Visit(func(fl *flag.Flag) {
+		before := fs.Lookup(fl.Name)
+		if conflict == nil && before != nil && isSet(fs, fl.Name) && before.Value.String() != fl.Value.String() {
+			conflict = fmt.Errorf("--%s given twice, %q before validate and %q after it", fl.Name, before.Value, fl.Value)
+		}
+	})
+	if conflict != nil {
+		return usageError(o, conflict)
+	}
+	if vf.help {
 		fmt.Fprint(o.Stdout, usageText)
 		return ExitOK
 	}
-	if err := checkLogFormat(f.logFormat); err != nil {
+	if vf.version {
+		fmt.Fprintf(o.Stdout, "%s %s\n", Prog, o.Version)
+		return ExitOK
+	}
+	if err := checkLogFormat(vf.logFormat); err != nil {
 		return usageError(o, err)
 	}
 	if vfs.NArg() > 0 {
 		return usageError(o, fmt.Errorf("validate: unexpected argument %q", vfs.Arg(0)))
 	}
-	if f.bundle == "" {
+	if vf.bundle == "" {
 		return usageError(o, errors.New("validate: --bundle DIR is required"))
 	}
-	return runValidate(f, o)
+	return runValidate(vf, o)
+}
+
+func isSet(fs *flag.FlagSet, name string) (set bool) {
+	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
 }
 
 func checkLogFormat(s string) error {
@@ -131,12 +157,8 @@ func usageError(o Options, err error) int {
 	return ExitUsage
 }
 
-// oneLine keeps a reason on the single line the runtime shows.
+// oneLine keeps a reason on the single line the runtime shows, with no
+// control character that a terminal or a log viewer would act on.
 func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' {
-			return ' '
-		}
-		return r
-	}, s)
+	return checks.Printable(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s))
 }

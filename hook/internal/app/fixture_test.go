@@ -45,6 +45,8 @@ type fixture struct {
 	args     []string
 	// written before the run
 	files map[string]string
+	// afterWrite, when set, runs once the fixture is on disk (to break it).
+	afterWrite func()
 }
 
 func uidMaps(ms ...uint32) []rspec.LinuxIDMapping {
@@ -192,6 +194,10 @@ func (f *fixture) write() {
 			gid = formatMap(f.spec.Linux.GIDMappings)
 		}
 		fakeProc(t, f.procRoot, f.state.Pid, uid, gid, 12345)
+	}
+	mustT(t, os.MkdirAll(filepath.Join(f.dir, "etc"), 0o755))
+	if f.afterWrite != nil {
+		f.afterWrite()
 	}
 }
 

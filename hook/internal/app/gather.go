@@ -13,17 +13,21 @@ import (
 	"github.com/crio-userns/crio-userns/internal/policy"
 )
 
-// subject is one container with everything the checks need.
+// subject is one container with what the hook read about it, from which
+// the checks' Input is built.
 type subject struct {
 	dir    string
 	spec   *rspec.Spec
 	target bundle.Target
 	pol    *policy.Resolved
 	nsPath string // user namespace joined by path, "" for a new one
-	// live maps, when a process exists (hook mode)
-	haveLive         bool
-	pid              int
-	liveUID, liveGID []rspec.LinuxIDMapping
+	pid    int
+	live   *checks.Live // nil offline
+}
+
+func newSubject(dir string, spec *rspec.Spec, target bundle.Target, pol *policy.Resolved) *subject {
+	nsPath, _ := bundle.UserNamespacePath(spec)
+	return &subject{dir: dir, spec: spec, target: target, pol: pol, nsPath: nsPath}
 }
 
 func (s *subject) joined() bool { return s.nsPath != "" }
@@ -32,12 +36,12 @@ func (s *subject) joined() bool { return s.nsPath != "" }
 // the container joins a namespace and config.json lists none.
 func (s *subject) maps() (uids, gids []rspec.LinuxIDMapping) {
 	uids, gids = s.spec.Linux.UIDMappings, s.spec.Linux.GIDMappings
-	if s.haveLive && s.joined() {
+	if s.live != nil && s.joined() {
 		if len(uids) == 0 {
-			uids = s.liveUID
+			uids = s.live.UIDs
 		}
 		if len(gids) == 0 {
-			gids = s.liveGID
+			gids = s.live.GIDs
 		}
 	}
 	return uids, gids
@@ -51,62 +55,31 @@ func (s *subject) origin() checks.Origin {
 	return checks.OriginOf(key, uids, gids)
 }
 
-// checksOneToSix runs every check but the registry one, in order.
-func (s *subject) checksOneToSix(step func(string)) []checks.Finding {
+// input is what the checks read about s.
+func (s *subject) input() *checks.Input {
 	uids, gids := s.maps()
-	// In validate mode a joined namespace with no maps in config.json has
-	// nothing to check until the container exists.
-	joinedOK := s.joined()
-	var out []checks.Finding
-	step("structure")
-	out = append(out, checks.CheckStructure(checks.UID, uids, joinedOK)...)
-	out = append(out, checks.CheckStructure(checks.GID, gids, joinedOK)...)
-	step("host-root")
-	out = append(out, checks.CheckHostRoot(checks.UID, uids, s.pol.AllowHostRoot)...)
-	out = append(out, checks.CheckHostRoot(checks.GID, gids, s.pol.AllowHostRoot)...)
-	step("allowed-ranges")
-	origin := s.origin()
-	au := checks.Allowed{Ranges: s.pol.UIDs, Source: s.pol.UIDSource, RootRange: s.pol.RootRange, PolicyKey: "allowed_uids"}
-	ag := checks.Allowed{Ranges: s.pol.GIDs, Source: s.pol.GIDSource, RootRange: s.pol.RootRange, PolicyKey: "allowed_gids"}
-	if kr := s.pol.Kubelet; kr != nil {
-		au.Kubelet = &checks.KubeletAllowed{Ranges: kr.UIDs, Source: kr.UIDSource}
-		ag.Kubelet = &checks.KubeletAllowed{Ranges: kr.GIDs, Source: kr.GIDSource}
+	return &checks.Input{
+		Spec: s.spec, Policy: s.pol, Joined: s.joined(),
+		UIDs: uids, GIDs: gids, Origin: s.origin(),
+		Live: s.live, Image: s.image,
 	}
-	out = append(out, checks.CheckAllowedRanges(checks.UID, uids, au, origin)...)
-	out = append(out, checks.CheckAllowedRanges(checks.GID, gids, ag, origin)...)
-	step("process-user")
-	if len(uids) > 0 && len(gids) > 0 {
-		out = append(out, checks.CheckProcessUser(s.spec.Process, uids, gids, s.pol.RootRange)...)
-	}
-	if s.haveLive {
-		step("live-maps")
-		out = append(out, checks.CheckLiveMaps(checks.UID, s.spec.Linux.UIDMappings, s.liveUID, s.pid, s.joined())...)
-		out = append(out, checks.CheckLiveMaps(checks.GID, s.spec.Linux.GIDMappings, s.liveGID, s.pid, s.joined())...)
-	}
-	if s.pol.ImageAccounts != policy.AccountsOff && len(uids) > 0 && len(gids) > 0 {
-		step("image-accounts")
-		out = append(out, checks.CheckImageAccounts(s.image(), uids, gids, accountsSeverity(s.pol.ImageAccounts))...)
-	}
-	return out
 }
 
-func accountsSeverity(m policy.AccountsMode) checks.Severity {
-	if m == policy.AccountsEnforce {
-		return checks.Error
-	}
-	return checks.Warning
-}
-
-// image reads the rootfs's accounts. A missing file means no accounts.
+// image reads the rootfs's accounts. A missing file means no accounts; a
+// missing rootfs is an error.
 func (s *subject) image() checks.Image {
 	var img checks.Image
 	root, err := bundle.Rootfs(s.dir, s.spec)
 	if err != nil {
-		img.PasswdErr = err
+		img.RootErr = err
 		return img
 	}
 	read := func(name string) ([]byte, error) {
 		data, err := accounts.ReadFileInRoot(root, name)
+		if re := (*accounts.RootError)(nil); errors.As(err, &re) {
+			img.RootErr = err
+			return nil, nil
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
@@ -116,6 +89,9 @@ func (s *subject) image() checks.Image {
 		img.PasswdErr = err
 	} else if data != nil {
 		img.Users, img.PasswdErr = accounts.ParsePasswd(bytesReader(data))
+	}
+	if img.RootErr != nil {
+		return img
 	}
 	if data, err := read("/etc/group"); err != nil {
 		img.GroupErr = err

@@ -27,7 +27,7 @@ const (
 	fixLiveDiff  = "the OCI runtime did not apply the configured mapping: check the runtime and CRI-O's pinned namespaces, then recreate the pod"
 	fixOverlapC  = "give each extent its own container IDs"
 	fixOverlapH  = "give each extent its own host IDs"
-	fixRegistry  = "make registry_dir writable for root; if the registry file is damaged, remove it (see REGISTRY in crio-userns-hook(8))"
+	fixRegistry  = "make registry_dir writable for root; if the registry is damaged, remove it (see REGISTRY in crio-userns-hook(8))"
 	allowedUIDs  = "200000-268635455 from allowed_uids; single-ID root extents also 1000000000-1999999999"
 	fixKubelet   = `the kubelet allocates hostUsers: false pods from the "kubelet" entries of the subid files (read with getsubids) or else from 65536-4294967295: set kubelet_subid_owner or kubelet_default_range in the policy to the node kubelet's range, or add the range to allowed_uids in the policy`
 	accountsFix6 = `map container IDs 0-65534 (a size of at least 65535, e.g. userns-mode "auto:size=65536"), or drop the accounts from the image`
@@ -98,7 +98,7 @@ func TestHook(t *testing.T) {
 			mustT(f.t, os.MkdirAll(f.bundle, 0o755))
 			mustT(f.t, syscall.Mkfifo(filepath.Join(f.bundle, "config.json"), 0o644))
 		}, wantCode: 1,
-			wantLine: "crio-userns-hook: -/-/ctr-app: reading the bundle's config.json: BUNDLE/config.json: not a regular file (p---------); " + fixConfig},
+			wantLine: "crio-userns-hook: -/-/ctr-app: reading the bundle's config.json: BUNDLE/config.json: not a regular file (a FIFO); " + fixConfig},
 		{name: "no pid in the state", setup: func(f *fixture) { f.state.Pid = 0 }, wantCode: 1,
 			wantLine: pfx + "OCI state has no container pid; install the hook for the createRuntime stage, where the container process exists"},
 
@@ -106,7 +106,7 @@ func TestHook(t *testing.T) {
 		{name: "policy file missing", setup: func(f *fixture) { f.args = []string{"--policy", "/nonexistent/policy.toml"} }, wantCode: 1,
 			wantLine: pfx + "policy /nonexistent/policy.toml: open /nonexistent/policy.toml: no such file or directory; " + fixPolicy},
 		{name: "policy unreadable (a directory)", setup: func(f *fixture) { f.args = []string{"--policy", f.dir} }, wantCode: 1,
-			wantLine: pfx + "policy DIR: not a regular file (d---------); " + fixPolicy},
+			wantLine: pfx + "policy DIR: not a regular file (a directory); " + fixPolicy},
 		{name: "policy with a bad mode", setup: func(f *fixture) { f.policy = `mode = "permissive"` }, wantCode: 1,
 			wantLine: pfx + `policy DIR/policy.toml: mode = "permissive": want "enforce" or "audit"; ` + fixPolicy},
 		{name: "policy with a misspelt key", setup: func(f *fixture) { f.policy = `mdoe = "audit"` }, wantCode: 1,
@@ -208,7 +208,7 @@ func TestHook(t *testing.T) {
 		{name: "malformed subuid file fails closed even with allowed_uids", setup: func(f *fixture) {
 			f.files["etc/subuid"] = "kubelet:1\n"
 		}, wantCode: 1,
-			wantLine: pfx + `policy: DIR/etc/subuid: line 1: "kubelet:1": want 3 colon-separated fields (owner:start:count), got 2; fix the file; user-namespaced containers are refused until then`},
+			wantLine: pfx + `policy: DIR/etc/subuid: line 1: "kubelet:1": want 3 colon-separated fields (owner:start:count), got 2 (a line of "kubelet"); fix the file; user-namespaced containers are refused until then`},
 
 		// Check 4: process user.
 		{name: "unmapped process user (SCC-defaulted runAsUser)", setup: func(f *fixture) { f.spec.Process.User.UID = 1000650000 }, wantCode: 1,
@@ -290,6 +290,57 @@ func TestHook(t *testing.T) {
 		}, wantCode: 1,
 			wantLine: pfx + "registry: DIR/run/registry: line 2: 2 fields, want 12; " + fixRegistry},
 
+		// A later failure does not replace a finding that already refuses
+		// the container; it is logged after it.
+		{name: "registry failure after an enforce finding keeps the finding", setup: func(f *fixture) {
+			f.spec.Linux.UIDMappings = uidMaps(0, 0, 65536)
+			f.files["run/registry"] = "crio-userns-registry 1\nabc\tdef\n"
+		}, wantCode: 1, wantLine: pfx + "uid_map extent #1 (0 0 65536) maps host UID 0 (root) to container UID 0; " + fixRoot,
+			wantLog: `reason="registry: `},
+		{name: "identification failure after an enforce finding keeps the finding", setup: func(f *fixture) {
+			f.spec.Linux.UIDMappings = uidMaps(0, 0, 65536)
+			f.afterWrite = func() { mustT(f.t, os.Remove(filepath.Join(f.procRoot, "4242", "stat"))) }
+		}, wantCode: 1, wantLine: pfx + "uid_map extent #1 (0 0 65536) maps host UID 0 (root) to container UID 0; " + fixRoot,
+			wantLog: `reason="identifying container process 4242: `},
+		{name: "registry failure in audit mode is the verdict", setup: func(f *fixture) {
+			f.policy += "mode = \"audit\"\n"
+			f.spec.Linux.UIDMappings = uidMaps(0, 0, 65536)
+			f.files["run/registry"] = "crio-userns-registry 1\nabc\tdef\n"
+		}, wantCode: 1, wantLine: pfx + "registry: DIR/run/registry: line 2: 2 fields, want 12; " + fixRegistry},
+		{name: "control characters of registry entries do not reach the line", setup: func(f *fixture) {
+			f.register("other\n\x1b[2K", "db\rforged\u2028", "pg\x00\x7f", 5000, true, uidMaps(0, 265000, 65536), uidMaps(0, 400000, 65536))
+		}, wantCode: 1,
+			wantLine: pfx + "host UIDs 265000-265535 of uid_map extent #1 (0 200000 65536) are already used by pod other??[2K/db?forged? (container pg??, extent 0 265000 65536); " + fixCrossPod},
+
+		// Image accounts of a missing rootfs are not "no accounts".
+		{name: "missing rootfs refused with image_accounts enforce", setup: func(f *fixture) {
+			f.policy += "image_accounts = \"enforce\"\n"
+			f.afterWrite = func() { mustT(f.t, os.RemoveAll(filepath.Join(f.bundle, "rootfs"))) }
+		}, wantCode: 1,
+			wantLine: pfx + `cannot read the image's accounts: rootfs BUNDLE/rootfs: no such file or directory; the container's root filesystem must exist when the hook runs (createRuntime): check the OCI runtime, or set image_accounts = "off" in the policy`},
+		{name: "missing rootfs warns with image_accounts warn", setup: func(f *fixture) {
+			f.afterWrite = func() { mustT(f.t, os.RemoveAll(filepath.Join(f.bundle, "rootfs"))) }
+		}, wantCode: 0, wantLine: "LOG", wantLog: `action=warned check=image-accounts`},
+
+		// Subid files: owners by UID, and stray lines of other owners.
+		{name: "subid owner written as its numeric UID", setup: func(f *fixture) {
+			f.policy = strings.Replace(f.policy, "allowed_uids = [\"200000-268635455\"]\nallowed_gids = [\"200000-268635455\"]\n", "subid_owner = \"root\"\n", 1)
+			f.files["etc/subuid"] = "0:200000:268435456\n"
+			f.files["etc/subgid"] = "root:200000:268435456\n"
+		}},
+		{name: "stray subid line of another owner is skipped and said", setup: func(f *fixture) {
+			f.policy = strings.Replace(f.policy, "allowed_uids = [\"200000-268635455\"]\nallowed_gids = [\"200000-268635455\"]\n", "", 1)
+			f.files["etc/subuid"] = "containers:200000:268435456\nbroken-line\n"
+			f.files["etc/subgid"] = "containers:200000:268435456\n"
+		}, wantCode: 0, wantLine: "LOG",
+			wantLog: `DIR/etc/subuid line 2: \"broken-line\": want 3 colon-separated fields (owner:start:count), got 1: skipped (not a line of \"containers\" or \"kubelet\")`},
+		{name: "bad subid line of the owner refuses", setup: func(f *fixture) {
+			f.policy = strings.Replace(f.policy, "allowed_uids = [\"200000-268635455\"]\nallowed_gids = [\"200000-268635455\"]\n", "", 1)
+			f.files["etc/subuid"] = "containers:200000:268435456\ncontainers:300000\n"
+			f.files["etc/subgid"] = "containers:200000:268435456\n"
+		}, wantCode: 1,
+			wantLine: pfx + `policy: DIR/etc/subuid: line 2: "containers:300000": want 3 colon-separated fields (owner:start:count), got 2 (a line of "containers"); fix the file; user-namespaced containers are refused until then`},
+
 		// Modes.
 		{name: "audit mode logs and lets a host-root container run", setup: func(f *fixture) {
 			f.policy += "mode = \"audit\"\n"
@@ -347,7 +398,7 @@ func TestHook(t *testing.T) {
 					t.Errorf("first stderr line:\n got: %s\nwant: %s", got, want)
 				}
 			}
-			if tc.wantLog != "" && !strings.Contains(stderr, tc.wantLog) {
+			if wantLog := strings.ReplaceAll(tc.wantLog, "DIR", f.dir); wantLog != "" && !strings.Contains(stderr, wantLog) {
 				t.Errorf("stderr lacks %q:\n%s", tc.wantLog, stderr)
 			}
 			if tc.after != nil {
@@ -370,19 +421,19 @@ func TestHookTimeout(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("hook took %s, want about 300ms", d)
 	}
-	want := pfx + "timed out after 300ms while checking other pods' user namespaces; find what blocks the hook (registry lock, /proc, the rootfs) or raise timeout in the policy, below the hooks.d timeout"
+	want := pfx + "timed out after 300ms while checking other pods' user namespaces; find what blocks the hook (registry lock, /proc, the rootfs, the audit log) or raise timeout in the policy, below the hooks.d timeout"
 	if code != 1 || firstLine(stderr) != want {
 		t.Fatalf("exit %d, first line:\n got: %s\nwant: %s", code, firstLine(stderr), want)
 	}
 }
 
 func TestHookPanicFailsClosed(t *testing.T) {
-	testPanicAt = func(step string) {
+	testStepHook = func(step string) {
 		if step == "allowed-ranges" {
 			panic("boom")
 		}
 	}
-	defer func() { testPanicAt = nil }()
+	defer func() { testStepHook = nil }()
 	f := newFixture(t)
 	code, stderr := f.run()
 	want := pfx + "internal error while allowed-ranges: panic: boom; report a bug with the logged stack; the hook refuses containers it cannot check"

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
 
 	"github.com/sirupsen/logrus"
 	"github.com/sirupsen/logrus/hooks/writer"
@@ -12,6 +11,7 @@ import (
 	"github.com/crio-userns/crio-userns/hook/internal/bundle"
 	"github.com/crio-userns/crio-userns/hook/internal/checks"
 	"github.com/crio-userns/crio-userns/internal/policy"
+	"github.com/crio-userns/crio-userns/internal/safefile"
 )
 
 // report turns an outcome into output and an exit status:
@@ -21,33 +21,45 @@ import (
 //     verdict line "crio-userns-hook: <ns>/<pod>/<container>: <reason>;
 //     <fix>", which the runtime puts into CreateContainer's error, then one
 //     structured record per finding, exit 1;
-//   - audit mode or warnings only: the records, exit 0.
+//   - audit mode, warnings or notes only: the records, exit 0.
 //
 // Records go to stderr and to the policy's audit_log: the runtime discards
 // a hook's stderr when it exits 0, so without the second place audit mode
-// would log nothing anyone sees.
-func report(out outcome, f flags, o Options) int {
-	if out.fail == nil && len(out.findings) == 0 {
+// would log nothing anyone sees. The verdict is decided, and its line
+// written, before the audit log is opened: the deadline watcher keeps it
+// if writing the records stalls.
+func report(out outcome, f flags, inv *invocation) int {
+	if out.fail == nil && len(out.findings) == 0 && len(out.notes) == 0 {
+		inv.decided(ExitOK)
 		return ExitOK
 	}
 	pol := policy.Policy{}.Defaults()
 	if out.pol != nil {
 		pol = *out.pol
 	}
-	log, closeSink, sinkErr := newLogger(f.logFormat, o.Stderr, pol.AuditLog)
+	code := ExitOK
+	refuse := pol.Mode == policy.Enforce && checks.HasErrors(out.findings)
+	switch {
+	case out.fail != nil:
+		fmt.Fprintf(inv.stderr, "%s: %s: %s; %s\n", Prog, out.target, oneLine(out.fail.reason), oneLine(out.fail.fix))
+		code = ExitFail
+	case refuse:
+		for _, fd := range out.findings {
+			if fd.Severity == checks.Error {
+				fmt.Fprintf(inv.stderr, "%s: %s: %s; %s\n", Prog, out.target, oneLine(fd.Reason), oneLine(fd.Fix))
+				break
+			}
+		}
+		code = ExitFail
+	}
+	inv.decided(code)
+
+	inv.setStep("writing the audit log")
+	log, closeSink, sinkErr := newLogger(f.logFormat, inv.stderr, pol.AuditLog)
 	defer closeSink()
 	base := targetFields(out.target)
 	base["mode"] = string(pol.Mode)
-	// The verdict line comes first, before any record: the runtime shows
-	// the hook's stderr in CreateContainer's error and people read line 1.
-	defer func() {
-		if sinkErr != nil {
-			log.WithField("audit_log", pol.AuditLog).WithError(sinkErr).Warn("audit log unavailable; records went to stderr only")
-		}
-	}()
-
 	if out.fail != nil {
-		fmt.Fprintf(o.Stderr, "%s: %s: %s; %s\n", Prog, out.target, oneLine(out.fail.reason), oneLine(out.fail.fix))
 		e := log.WithFields(base).WithFields(logrus.Fields{
 			"check": "hook", "reason": out.fail.reason, "fix": out.fail.fix, "action": "refused",
 		})
@@ -55,17 +67,6 @@ func report(out outcome, f flags, o Options) int {
 			e = e.WithField("stack", out.fail.stack)
 		}
 		e.Error("container refused: the hook could not check it")
-		return ExitFail
-	}
-
-	refuse := pol.Mode == policy.Enforce && hasErrors(out.findings)
-	if refuse {
-		for _, fd := range out.findings {
-			if fd.Severity == checks.Error {
-				fmt.Fprintf(o.Stderr, "%s: %s: %s; %s\n", Prog, out.target, oneLine(fd.Reason), oneLine(fd.Fix))
-				break
-			}
-		}
 	}
 	for _, fd := range out.findings {
 		e := log.WithFields(base).WithFields(findingFields(fd))
@@ -78,16 +79,24 @@ func report(out outcome, f flags, o Options) int {
 			e.WithField("action", "warned").Warn("warning: " + fd.Check.String())
 		}
 	}
-	if refuse {
-		return ExitFail
+	if out.late != nil {
+		log.WithFields(base).WithFields(logrus.Fields{
+			"check": "hook", "reason": out.late.reason, "fix": out.late.fix, "action": "refused",
+		}).Error("the hook also failed after the findings above")
 	}
-	return ExitOK
+	for _, n := range out.notes {
+		log.WithFields(base).WithFields(logrus.Fields{"check": "policy", "reason": n, "action": "warned"}).Warn("warning: configuration")
+	}
+	if sinkErr != nil {
+		log.WithField("audit_log", pol.AuditLog).WithError(sinkErr).Warn("audit log unavailable; records went to stderr only")
+	}
+	return code
 }
 
 func targetFields(t bundle.Target) logrus.Fields {
 	return logrus.Fields{
-		"pod_namespace": t.Namespace, "pod_name": t.Pod, "pod_uid": t.PodUID,
-		"container": t.Container, "container_id": t.ContainerID,
+		"pod_namespace": checks.Printable(t.Namespace), "pod_name": checks.Printable(t.Pod), "pod_uid": checks.Printable(t.PodUID),
+		"container": checks.Printable(t.Container), "container_id": checks.Printable(t.ContainerID),
 	}
 }
 
@@ -131,9 +140,14 @@ func newLogger(format string, stderr io.Writer, sink string) (*logrus.Logger, fu
 			break
 		}
 		log.AddHook(h)
-		closeFn = func() { h.Close() }
+		closeFn = func() {
+			if h.dropped > 0 {
+				fmt.Fprintf(stderr, "%s: syslog had no room for %d record(s): is the syslog daemon reading /dev/log?\n", Prog, h.dropped)
+			}
+			h.Close()
+		}
 	default:
-		fl, err := os.OpenFile(sink, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+		fl, err := safefile.OpenAppend(sink)
 		if err != nil {
 			sinkErr = err
 			break

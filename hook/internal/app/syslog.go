@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -15,14 +16,17 @@ import (
 // net package, and with it cgo and a dynamically linked binary whose start-
 // up costs the runtime a millisecond per container.
 type syslogHook struct {
-	fd int
+	fd      int
+	dropped int // records the daemon had no room for
 }
 
 // facility authpriv: the records are about refused containers.
 const logAuthpriv = 10 << 3
 
 func dialSyslog(path string) (*syslogHook, error) {
-	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
+	// Non-blocking: a syslog daemon that does not drain its socket makes
+	// the hook drop records, never wait for it.
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -48,6 +52,10 @@ func (h *syslogHook) Fire(e *logrus.Entry) error {
 	}
 	msg := fmt.Sprintf("<%d>%s %s[%d]: %s", logAuthpriv|sev, time.Now().Format(time.Stamp), Prog, os.Getpid(), strings.TrimRight(line, "\n"))
 	_, err = syscall.Write(h.fd, []byte(msg))
+	if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOBUFS) {
+		h.dropped++
+		return nil
+	}
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/crio-userns/crio-userns/hook/internal/bundle"
 	"github.com/crio-userns/crio-userns/hook/internal/checks"
@@ -12,24 +13,37 @@ import (
 	"github.com/crio-userns/crio-userns/internal/policy"
 )
 
-// runValidate lints a bundle offline: the same checks as hook mode but
-// check 5 (there is no process whose live maps to read) and a read-only
-// check 7 (the registry is consulted, not written). Output is for people;
-// the exit status is 1 when a check found an error, whatever the mode, so
-// that scripts can gate on it.
+// runValidate lints a bundle offline with the hook's own evaluation: every
+// check but the live-map one (there is no process) and with the registry
+// consulted, not written. Output is for people; the exit status is 1 when a
+// check found an error, whatever the mode, so that scripts can gate on it.
+// It runs under the same deadline as the hook.
 func runValidate(f flags, o Options) int {
+	return withDeadline(o,
+		func(inv *invocation) int { return validate(f, o, inv) },
+		func(inv *invocation, limit time.Duration) int {
+			_, _, step, _ := inv.snapshot()
+			return validateFail(inv, fmt.Sprintf("timed out after %s while %s", limit, step), fixTimeout)
+		},
+		func(inv *invocation, reason, stack string) int {
+			return validateFail(inv, reason, "report a bug")
+		})
+}
+
+func validate(f flags, o Options, inv *invocation) int {
 	w := o.Stdout
 	dir, err := filepath.Abs(f.bundle)
 	if err != nil {
-		return validateFail(o, err.Error(), "pass an existing bundle directory")
+		return validateFail(inv, err.Error(), "pass an existing bundle directory")
 	}
+	inv.setStep("reading config.json")
 	data, err := bundle.ReadConfig(dir)
 	if err != nil {
-		return validateFail(o, "reading the bundle's config.json: "+err.Error(), "pass an OCI bundle directory (one with config.json)")
+		return validateFail(inv, "reading the bundle's config.json: "+err.Error(), "pass an OCI bundle directory (one with config.json)")
 	}
 	spec, userns, err := bundle.ParseSpec(data)
 	if err != nil {
-		return validateFail(o, err.Error(), "fix config.json")
+		return validateFail(inv, err.Error(), "fix config.json")
 	}
 	fmt.Fprintf(w, "bundle:    %s\n", dir)
 	if !userns {
@@ -43,13 +57,13 @@ func runValidate(f flags, o Options) int {
 			target.Container = target.ContainerID
 		}
 	}
-	pol, err := policy.Load(f.policy)
-	if err != nil {
-		return validateFail(o, err.Error(), "fix the policy file (see crio-userns-hook(8))")
+	inv.setStep("loading the policy")
+	pol, res, perr := loadPolicy(f.policy)
+	if pol != nil {
+		inv.setPolicy(pol)
 	}
-	res, err := pol.Resolve()
-	if err != nil {
-		return validateFail(o, "policy: "+err.Error(), "fix the file")
+	if perr != nil {
+		return validateFail(inv, perr.reason, perr.fix)
 	}
 	policyName := f.policy
 	if policyName == "" {
@@ -57,47 +71,48 @@ func runValidate(f flags, o Options) int {
 	}
 	fmt.Fprintf(w, "container: %s\n", target)
 	fmt.Fprintf(w, "policy:    %s, mode %s\n", policyName, pol.Mode)
+	for _, n := range res.Notes {
+		fmt.Fprintf(w, "policy:    WARN %s\n", oneLine(n))
+	}
 
-	nsPath, _ := bundle.UserNamespacePath(spec)
-	s := &subject{dir: dir, spec: spec, target: target, pol: res, nsPath: nsPath}
-	findings := s.checksOneToSix(func(string) {})
+	s := newSubject(dir, spec, target, res)
 	fmt.Fprintf(w, "userns:    %s\n", describeOrigin(s))
 	if s.joined() && (len(spec.Linux.UIDMappings) == 0 || len(spec.Linux.GIDMappings) == 0) {
-		fmt.Fprintf(w, "note:      config.json joins %s without listing its maps; checks on them run at container start\n", nsPath)
+		fmt.Fprintf(w, "note:      config.json joins %s without listing its maps; checks on them run at container start\n", s.nsPath)
 	}
 
+	var regErr error
 	reg := &registry.Registry{Dir: pol.RegistryDir, ProcRoot: f.procRoot}
-	conflicts, st, err := reg.Check(s.entry(), res.RootRange)
-	regNote := fmt.Sprintf("%d running containers registered in %s", st.Entries, pol.RegistryDir)
-	if err != nil {
-		regNote = "registry unreadable: " + err.Error()
+	consult := func([]checks.Finding) *checks.RegistryView {
+		inv.setStep("reading the registry")
+		conflicts, st, err := reg.Check(s.entry(), res.RootRange)
+		if err != nil {
+			regErr = err
+			return nil
+		}
+		return &checks.RegistryView{Overlaps: overlaps(conflicts), Entries: st.Entries, Dir: pol.RegistryDir}
 	}
-	findings = append(findings, checks.CheckCrossPod(overlaps(conflicts))...)
+	outs := checks.Evaluate(s.input(), inv.setStep, consult)
 
 	var nErr, nWarn int
-	for _, id := range checks.All {
-		var mine []checks.Finding
-		for _, fd := range findings {
-			if fd.Check == id {
-				mine = append(mine, fd)
-			}
-		}
-		label := fmt.Sprintf("check %d %-18s", int(id), id)
+	for _, oc := range outs {
+		label := fmt.Sprintf("check %d %-18s", int(oc.Check.ID), oc.Check.Name)
 		switch {
-		case id == checks.LiveMaps:
-			fmt.Fprintf(w, "%s skipped: no container process offline (checked by the hook at container start)\n", label)
+		case oc.Skipped != "" && oc.Check.Registry && regErr != nil:
+			fmt.Fprintf(w, "%s FAIL registry unreadable: %s\n", label, oneLine(regErr.Error()))
+			nErr++
 			continue
-		case id == checks.ImageAccounts && pol.ImageAccounts == policy.AccountsOff:
-			fmt.Fprintf(w, "%s skipped: image_accounts = \"off\"\n", label)
+		case oc.Skipped != "":
+			fmt.Fprintf(w, "%s skipped: %s\n", label, oc.Skipped)
 			continue
-		case id == checks.CrossPod && len(mine) == 0:
-			fmt.Fprintf(w, "%s ok (%s)\n", label, regNote)
+		case len(oc.Findings) == 0 && oc.Note != "":
+			fmt.Fprintf(w, "%s ok (%s)\n", label, oc.Note)
 			continue
-		case len(mine) == 0:
+		case len(oc.Findings) == 0:
 			fmt.Fprintf(w, "%s ok\n", label)
 			continue
 		}
-		for _, fd := range mine {
+		for _, fd := range oc.Findings {
 			tag := "FAIL"
 			if fd.Severity == checks.Warning {
 				tag = "WARN"
@@ -105,8 +120,8 @@ func runValidate(f flags, o Options) int {
 			} else {
 				nErr++
 			}
-			fmt.Fprintf(w, "%s %s %s\n", label, tag, fd.Reason)
-			fmt.Fprintf(w, "%s      fix: %s\n", strings.Repeat(" ", len(label)), fd.Fix)
+			fmt.Fprintf(w, "%s %s %s\n", label, tag, oneLine(fd.Reason))
+			fmt.Fprintf(w, "%s      fix: %s\n", strings.Repeat(" ", len(label)), oneLine(fd.Fix))
 		}
 	}
 	fmt.Fprintf(w, "result:    %d error(s), %d warning(s)", nErr, nWarn)
@@ -129,7 +144,7 @@ func describeOrigin(s *subject) string {
 	o := s.origin()
 	switch {
 	case key != "":
-		return fmt.Sprintf("%s annotation %q", key, value)
+		return fmt.Sprintf("%s annotation %q", key, checks.Printable(value))
 	case o.Native() && s.pol.Kubelet != nil:
 		return "native (hostUsers: false): the kubelet's block, no userns-mode annotation; the kubelet's range is allowed"
 	case o.Native():
@@ -138,7 +153,7 @@ func describeOrigin(s *subject) string {
 	return "no userns-mode annotation and not the kubelet's one-block shape (CRI-O's own uid_mappings?)"
 }
 
-func validateFail(o Options, reason, fix string) int {
-	fmt.Fprintf(o.Stderr, "%s validate: %s; %s\n", Prog, oneLine(reason), oneLine(fix))
+func validateFail(inv *invocation, reason, fix string) int {
+	fmt.Fprintf(inv.stderr, "%s validate: %s; %s\n", Prog, oneLine(reason), oneLine(fix))
 	return ExitFail
 }

@@ -3,12 +3,11 @@ package bundle
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"syscall"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crio-userns/crio-userns/internal/safefile"
 )
 
 // MaxConfigSize bounds config.json. CRI-O's are tens of KiB; a spec with
@@ -18,28 +17,7 @@ const MaxConfigSize = 16 << 20
 // ReadConfig reads <dir>/config.json, refusing anything but a regular file
 // of at most MaxConfigSize bytes.
 func ReadConfig(dir string) ([]byte, error) {
-	path := filepath.Join(dir, "config.json")
-	// O_NONBLOCK: opening a FIFO planted as config.json must not block.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s)", path, st.Mode().Type())
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(data) > MaxConfigSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxConfigSize)
-	}
-	return data, nil
+	return safefile.Read(filepath.Join(dir, "config.json"), safefile.Options{Limit: MaxConfigSize})
 }
 
 // narrowSpec is the part of a spec the hook reads. Decoding into it rather

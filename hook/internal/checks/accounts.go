@@ -9,6 +9,7 @@ import (
 
 	"github.com/crio-userns/crio-userns/internal/accounts"
 	"github.com/crio-userns/crio-userns/internal/idmap"
+	"github.com/crio-userns/crio-userns/internal/policy"
 )
 
 // maxListed bounds how many accounts a message names.
@@ -22,6 +23,9 @@ type Image struct {
 	Groups    []accounts.Group
 	PasswdErr error
 	GroupErr  error
+	// RootErr says the root filesystem itself could not be opened: not an
+	// image without accounts, but one the hook cannot judge.
+	RootErr error
 }
 
 // CheckImageAccounts is check 6: every UID and GID the image's /etc/passwd
@@ -29,6 +33,13 @@ type Image struct {
 // own accounts (field report 004: Fedora's nobody, 65534, needs a map of at
 // least 65535 IDs). sev is the policy's image_accounts as a severity.
 func CheckImageAccounts(img Image, uids, gids []rspec.LinuxIDMapping, sev Severity) []Finding {
+	if img.RootErr != nil {
+		return []Finding{{
+			Check: ImageAccounts, Severity: sev,
+			Reason: fmt.Sprintf("cannot read the image's accounts: %v", img.RootErr),
+			Fix:    `the container's root filesystem must exist when the hook runs (createRuntime): check the OCI runtime, or set image_accounts = "off" in the policy`,
+		}}
+	}
 	var out []Finding
 	for _, e := range []struct {
 		file string
@@ -103,4 +114,18 @@ func CheckImageAccounts(img Image, uids, gids []rspec.LinuxIDMapping, sev Severi
 			highest, need, suggest),
 	})
 	return out
+}
+
+func runImageAccounts(in *Input) Result {
+	sev := Warning
+	switch in.Policy.ImageAccounts {
+	case policy.AccountsOff:
+		return Result{Skipped: `image_accounts = "off"`}
+	case policy.AccountsEnforce:
+		sev = Error
+	}
+	if len(in.UIDs) == 0 || len(in.GIDs) == 0 {
+		return Result{Skipped: mapsUnknown}
+	}
+	return Result{Findings: CheckImageAccounts(in.Image(), in.UIDs, in.GIDs, sev)}
 }

@@ -34,9 +34,17 @@ func CheckCrossPod(overlaps []Overlap) []Finding {
 		out = append(out, Finding{
 			Check: CrossPod, Map: o.Map, Extent: o.Mine,
 			Reason: fmt.Sprintf("host %ss %s of %s extent #%d (%s) are already used by pod %s (container %s, extent %s)",
-				k, o.Shared, o.Map, o.MineIndex+1, o.Mine, o.OtherPod, o.OtherCtr, o.Theirs),
+				k, o.Shared, o.Map, o.MineIndex+1, o.Mine, Printable(o.OtherPod), Printable(o.OtherCtr), o.Theirs),
 			Fix: `give each pod its own host range (userns-mode "auto", or a "private:" mapping disjoint from other pods), or delete the other pod`,
 		})
 	}
 	return out
+}
+
+func runCrossPod(in *Input) Result {
+	r := in.Registry
+	return Result{
+		Findings: CheckCrossPod(r.Overlaps),
+		Note:     fmt.Sprintf("%d running containers registered in %s", r.Entries, r.Dir),
+	}
 }

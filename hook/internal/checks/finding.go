@@ -1,50 +1,19 @@
-// Package checks holds the hook's seven checks as functions from a
-// container's mappings (and what else each check needs, already read) to
-// findings. They do no I/O: the caller gathers the inputs, so each check is
-// table-tested on its own and the hook and `validate` share them.
+// Package checks holds the hook's checks as functions from a container's
+// mappings (and what else each check needs, already read) to findings, and
+// Table, the one list of them. They do no I/O: the caller gathers the inputs
+// (Input), so each check is table-tested on its own and the hook and
+// `validate` run them through the one Evaluate.
 package checks
 
 import (
 	"fmt"
 	"strings"
+	"unicode"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/crio-userns/crio-userns/internal/idmap"
 )
-
-// ID numbers a check as in crio-userns-hook(8).
-type ID int
-
-const (
-	Structure ID = iota + 1
-	HostRoot
-	AllowedRanges
-	ProcessUser
-	LiveMaps
-	ImageAccounts
-	CrossPod
-)
-
-var names = [...]string{
-	Structure:     "structure",
-	HostRoot:      "host-root",
-	AllowedRanges: "allowed-ranges",
-	ProcessUser:   "process-user",
-	LiveMaps:      "live-maps",
-	ImageAccounts: "image-accounts",
-	CrossPod:      "cross-pod-overlap",
-}
-
-// All lists the checks in order.
-var All = []ID{Structure, HostRoot, AllowedRanges, ProcessUser, LiveMaps, ImageAccounts, CrossPod}
-
-func (id ID) String() string {
-	if id >= Structure && id <= CrossPod {
-		return names[id]
-	}
-	return fmt.Sprintf("check-%d", int(id))
-}
 
 // Severity says what a finding does.
 type Severity int
@@ -120,4 +89,17 @@ func containerRanges(maps []rspec.LinuxIDMapping) string {
 		}
 	}
 	return idmap.FormatRanges(idmap.MergeRanges(rs))
+}
+
+// Printable replaces control characters (C0, DEL, C1, and the Unicode line
+// and paragraph separators) with '?'. Names from annotations and from the
+// registry end up on the one line the runtime shows and in log records,
+// where a newline or an escape sequence could forge or hide a line.
+func Printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return '?'
+		}
+		return r
+	}, s)
 }

@@ -28,3 +28,8 @@ func CheckHostRoot(k Kind, maps []rspec.LinuxIDMapping, allow bool) []Finding {
 	}
 	return out
 }
+
+func runHostRoot(in *Input) Result {
+	allow := in.Policy.AllowHostRoot
+	return Result{Findings: append(CheckHostRoot(UID, in.UIDs, allow), CheckHostRoot(GID, in.GIDs, allow)...)}
+}

@@ -32,3 +32,15 @@ func CheckLiveMaps(k Kind, spec, live []rspec.LinuxIDMapping, pid int, joined bo
 		Fix: fix,
 	}}
 }
+
+func runLiveMaps(in *Input) Result {
+	if in.Live == nil {
+		return Result{Skipped: "no container process offline (checked by the hook at container start)"}
+	}
+	var specUIDs, specGIDs []rspec.LinuxIDMapping
+	if l := in.Spec.Linux; l != nil {
+		specUIDs, specGIDs = l.UIDMappings, l.GIDMappings
+	}
+	return Result{Findings: append(CheckLiveMaps(UID, specUIDs, in.Live.UIDs, in.Live.PID, in.Joined),
+		CheckLiveMaps(GID, specGIDs, in.Live.GIDs, in.Live.PID, in.Joined)...)}
+}

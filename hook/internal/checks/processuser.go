@@ -47,3 +47,14 @@ func CheckProcessUser(p *rspec.Process, uids, gids []rspec.LinuxIDMapping, rootR
 	}
 	return out
 }
+
+// mapsUnknown is why a check that needs both maps did not run: a joined
+// namespace whose maps config.json does not list, judged offline.
+const mapsUnknown = "config.json lists no maps of the joined user namespace; checked by the hook at container start"
+
+func runProcessUser(in *Input) Result {
+	if len(in.UIDs) == 0 || len(in.GIDs) == 0 {
+		return Result{Skipped: mapsUnknown}
+	}
+	return Result{Findings: CheckProcessUser(in.Spec.Process, in.UIDs, in.GIDs, in.Policy.RootRange)}
+}

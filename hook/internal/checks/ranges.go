@@ -87,3 +87,14 @@ func CheckAllowedRanges(k Kind, maps []rspec.LinuxIDMapping, a Allowed, o Origin
 	}
 	return out
 }
+
+func runAllowedRanges(in *Input) Result {
+	p := in.Policy
+	au := Allowed{Ranges: p.UIDs, Source: p.UIDSource, RootRange: p.RootRange, PolicyKey: "allowed_uids"}
+	ag := Allowed{Ranges: p.GIDs, Source: p.GIDSource, RootRange: p.RootRange, PolicyKey: "allowed_gids"}
+	if k := p.Kubelet; k != nil {
+		au.Kubelet = &KubeletAllowed{Ranges: k.UIDs, Source: k.UIDSource}
+		ag.Kubelet = &KubeletAllowed{Ranges: k.GIDs, Source: k.GIDSource}
+	}
+	return Result{Findings: append(CheckAllowedRanges(UID, in.UIDs, au, in.Origin), CheckAllowedRanges(GID, in.GIDs, ag, in.Origin)...)}
+}

@@ -42,3 +42,7 @@ func CheckStructure(k Kind, maps []rspec.LinuxIDMapping, joined bool) []Finding 
 	}
 	return out
 }
+
+func runStructure(in *Input) Result {
+	return Result{Findings: append(CheckStructure(UID, in.UIDs, in.Joined), CheckStructure(GID, in.GIDs, in.Joined)...)}
+}

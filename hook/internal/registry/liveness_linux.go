@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/crio-userns/crio-userns/internal/safefile"
 )
 
 // Identity is what makes a container's process recognisable later.
@@ -46,7 +48,7 @@ func nsOf(path string) (dev, ino uint64, err error) {
 // command name, field 2, is in parentheses and may itself contain spaces and
 // ')', so fields are counted after the last ')'.
 func startTime(path string) (uint64, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.Read(path, safefile.Options{Limit: 4096})
 	if err != nil {
 		return 0, err
 	}

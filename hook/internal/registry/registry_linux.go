@@ -3,7 +3,6 @@ package registry
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crio-userns/crio-userns/internal/idmap"
+	"github.com/crio-userns/crio-userns/internal/safefile"
 )
 
 // SweepPerRun is how many entries at the head of the file each recording
@@ -194,20 +194,12 @@ func (r *Registry) lock(how int, create bool) (func(), error) {
 }
 
 func (r *Registry) read() ([]Entry, error) {
-	f, err := os.OpenFile(r.File(), os.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	data, err := safefile.Read(r.File(), safefile.Options{Limit: MaxFileSize, NoFollow: true, Trusted: true})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", r.File(), err)
-	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", r.File(), MaxFileSize)
 	}
 	entries, err := Decode(data)
 	if err != nil {

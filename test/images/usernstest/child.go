@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/crio-userns/crio-userns/internal/accounts"
 )
 
 // childArgs are the arguments after "child": NAME UID:GID [hold DURATION].
@@ -67,7 +69,7 @@ func runChild(args []string, stdout, stderr io.Writer) int {
 	parent := os.Getppid()
 	r := ChildResult{User: c.name, Known: true, WantUID: c.uid, WantGID: c.gid}
 	if _, groups, err := readAccounts(); err == nil {
-		r.Group = GroupName(groups, c.gid)
+		r.Group = accounts.GroupName(groups, c.gid)
 	}
 
 	// Drop root's supplementary groups first, as initgroups-style switching

@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/crio-userns/crio-userns/internal/accounts"
 )
 
 // EnvHold sets the default for --hold, for images run without arguments.
@@ -108,19 +110,19 @@ func runParent(args []string, stdout, stderr io.Writer) int {
 // switchChild runs one child for the account name and returns its report. In
 // hold mode the child keeps running and is returned for stopChildren;
 // otherwise it has been waited for.
-func switchChild(name string, accts []Account, groups []Group, acctErr error, hold time.Duration, stderr io.Writer) (ChildResult, *exec.Cmd) {
+func switchChild(name string, accts []accounts.User, groups []accounts.Group, acctErr error, hold time.Duration, stderr io.Writer) (ChildResult, *exec.Cmd) {
 	fail := ChildResult{User: name}
 	if acctErr != nil {
 		fail.Err = fmt.Sprintf("reading accounts: %v", acctErr)
 		return fail, nil
 	}
-	acct, ok := LookupAccount(accts, name)
+	acct, ok := accounts.LookupUser(accts, name)
 	if !ok {
 		fail.Err = fmt.Sprintf("no user %q in %s", name, envOr(EnvPasswd, defaultPasswd))
 		return fail, nil
 	}
 	fail.Known, fail.WantUID, fail.WantGID = true, acct.UID, acct.GID
-	fail.Group = GroupName(groups, acct.GID)
+	fail.Group = accounts.GroupName(groups, acct.GID)
 
 	ca := childArgs{name: name, uid: acct.UID, gid: acct.GID, hold: hold}
 	cmd := &exec.Cmd{Path: selfExe, Args: ca.argv(), Stderr: stderr}
