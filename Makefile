@@ -34,9 +34,10 @@ PREFIX ?= /usr
 FUZZ_TIME ?= 150000x
 # package:FuzzTarget for every parser the hook and the tools share.
 FUZZ_TARGETS := internal/idmap:FuzzParseProcMap internal/idmap:FuzzValidate internal/idmap:FuzzParseSubID \
-	internal/idmap:FuzzParseRange internal/policy:FuzzParse internal/accounts:FuzzParsePasswd \
+	internal/idmap:FuzzParseRange internal/policy:FuzzParse internal/policy:FuzzDecodeTOML internal/accounts:FuzzParsePasswd \
 	internal/accounts:FuzzParseGroup hook/internal/bundle:FuzzReadState hook/internal/bundle:FuzzParseSpec \
-	hook/internal/registry:FuzzDecode
+	hook/internal/bundle:FuzzDecodeNarrow hook/internal/bundle:FuzzIDMappings \
+	hook/internal/registry:FuzzDecodeEntry hook/internal/registry:FuzzParseIndex
 
 .PHONY: all tools crio crio-both crio-all versions node-up node-down demo test unit unit-deps fuzz series crio-unit e2e bench install deps clean help
 
@@ -140,8 +141,10 @@ e2e: crio-all tools
 bench: crio-both tools
 	CRIO_VERSION=$(CRIO_VERSION) CRIO_PRISTINE_DIR=$(abspath $(CRIO_PRISTINE_DIR)) CRIO_PATCHED_DIR=$(abspath $(CRIO_PATCHED_DIR)) \
 	  $(GO) test -count=1 -run '^$$' -bench . -benchtime 60x -timeout 30m ./test/e2e/
-	# The hook against a no-op static binary, same run; registry on tmpfs as on a node.
-	CRIO_USERNS_BENCH_RUNDIR=/dev/shm $(GO) test -count=1 -run '^$$' -bench ExecCompare -benchtime 300x ./hook/cmd/crio-userns-hook
+	# The hook as installed against a no-op static binary, same run, at 0, 100
+	# and 250 registered pods; registry on tmpfs as on a node.
+	CRIO_USERNS_BENCH_HOOK=$(abspath $(BIN)/crio-userns-hook) CRIO_USERNS_BENCH_RUNDIR=/dev/shm \
+	  $(GO) test -count=1 -run '^$$' -bench ExecCompare -benchtime 300x -timeout 20m ./hook/cmd/crio-userns-hook
 	TMPDIR=/dev/shm $(GO) test -count=1 -run '^$$' -bench . ./hook/internal/app ./hook/internal/registry
 
 # The crio-userns-hook entries of contrib/files.manifest, installed as the RPMs install them.

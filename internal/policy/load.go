@@ -1,14 +1,10 @@
 package policy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
-
-	"github.com/BurntSushi/toml"
 
 	"github.com/crio-userns/crio-userns/internal/safefile"
 )
@@ -22,16 +18,8 @@ const maxFileSize = 1 << 20
 // default in force.
 func Parse(data []byte) (Policy, error) {
 	var p Policy
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&p)
-	if err != nil {
+	if err := decodeTOML(string(data), &p); err != nil {
 		return Policy{}, err
-	}
-	if undec := md.Undecoded(); len(undec) > 0 {
-		keys := make([]string, len(undec))
-		for i, k := range undec {
-			keys[i] = k.String()
-		}
-		return Policy{}, fmt.Errorf("unknown key(s): %s", strings.Join(keys, ", "))
 	}
 	p = p.Defaults()
 	if err := p.Validate(); err != nil {

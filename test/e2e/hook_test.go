@@ -165,12 +165,17 @@ func TestHookPassesNativeUserns(t *testing.T) {
 		t.Fatalf("uid_map %s, gid_map %s: want the kubelet's one block 0 BASE 65536 in both", mapString(c.UIDMapSeen()), mapString(c.GIDMapSeen()))
 	}
 	// The hook did check it: a container that passes is registered for
-	// check 7, under its pod and with its maps.
-	reg, err := os.ReadFile(filepath.Join(hookRegistry(withHook), "registry"))
-	if err != nil {
-		t.Fatalf("the hook registered nothing: %v", err)
+	// checks 7 and 9, under its pod and with its maps.
+	entries, _ := filepath.Glob(filepath.Join(hookRegistry(withHook), "ns", "*"))
+	var reg []byte
+	for _, e := range entries {
+		data, err := os.ReadFile(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg = append(reg, data...)
 	}
-	wantEntry := fmt.Sprintf("\t%s\tnative-userns\tusernstest\t", res.Namespace)
+	wantEntry := fmt.Sprintf("\t%s\tnative-userns\nusernstest\t", res.Namespace)
 	wantMap := fmt.Sprintf("0:%d:65536", base)
 	if !strings.Contains(string(reg), wantEntry) || !strings.Contains(string(reg), wantMap) {
 		t.Errorf("registry lacks the pod (%q, %q):\n%s", wantEntry, wantMap, reg)

@@ -37,7 +37,13 @@ const (
 	// patchedNoCaps is patched CRI-O with userns_reinstate_capabilities
 	// emptied (CRI-O's own default) by a drop-in after contrib's.
 	patchedNoCaps flavour = "patched-nocaps"
+	// pristineWithHook is unmodified CRI-O with crio-userns-hook installed
+	// (enforce mode): what the hook alone stops on a stock node.
+	pristineWithHook flavour = "pristine-hook"
 )
+
+// hooked says the flavour's node has crio-userns-hook installed.
+func (f flavour) hooked() bool { return f == withHook || f == withAuditHook || f == pristineWithHook }
 
 // noCapsDropIn sorts after contrib's 99-crio-userns.conf and overrides it.
 const noCapsDropIn = "99-zz-e2e-no-reinstate-caps.conf"
@@ -80,8 +86,11 @@ func requireFlavour(t testing.TB, f flavour) {
 }
 
 func (f flavour) binDir() string {
-	if f == withHook || f == withAuditHook || f == patchedNoCaps {
+	switch f {
+	case withHook, withAuditHook, patchedNoCaps:
 		f = patched
+	case pristineWithHook:
+		f = pristine
 	}
 	env := map[flavour]string{pristine: "CRIO_PRISTINE_DIR", patched: "CRIO_PATCHED_DIR"}[f]
 	if d := os.Getenv(env); d != "" {
@@ -131,7 +140,7 @@ func nodeFor(t testing.TB, f flavour) *node.Node {
 		t.Fatal(err)
 	}
 	var hooks map[string][]byte
-	if f == withHook || f == withAuditHook {
+	if f.hooked() {
 		if hooks, err = installHook(t, f); err != nil {
 			t.Fatal(err)
 		}

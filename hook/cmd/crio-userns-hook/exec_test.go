@@ -142,6 +142,7 @@ func usernsKill(t *testing.T, uid, gid []rspec.LinuxIDMapping) (int, func()) {
 
 type env struct {
 	dir, regDir, policy string
+	passwd              string // the rootfs's /etc/passwd; root and nobody when ""
 }
 
 func newEnv(t *testing.T, extraPolicy string) env {
@@ -159,7 +160,11 @@ func (e env) bundle(t testing.TB, name, pod string, pid int, uid, gid []rspec.Li
 	t.Helper()
 	dir := filepath.Join(e.dir, name)
 	os.MkdirAll(filepath.Join(dir, "rootfs", "etc"), 0o755)
-	os.WriteFile(filepath.Join(dir, "rootfs/etc/passwd"), []byte("root:x:0:0:::\nnobody:x:65534:65534:::\n"), 0o644)
+	passwd := e.passwd
+	if passwd == "" {
+		passwd = "root:x:0:0:::\nnobody:x:65534:65534:::\n"
+	}
+	os.WriteFile(filepath.Join(dir, "rootfs/etc/passwd"), []byte(passwd), 0o644)
 	ns := []rspec.LinuxNamespace{{Type: rspec.PIDNamespace}, {Type: rspec.MountNamespace}}
 	if userNS {
 		ns = append(ns, rspec.LinuxNamespace{Type: rspec.UserNamespace})
@@ -182,6 +187,34 @@ func (e env) bundle(t testing.TB, name, pod string, pid int, uid, gid []rspec.Li
 	return string(st)
 }
 
+// hostBundle is bundle for a container in the host's user namespace that
+// joins the pod's network, IPC and UTS namespaces by path, as CRI-O's do:
+// those of process pid.
+func (e env) hostBundle(t testing.TB, name, pod string, pid int) string {
+	t.Helper()
+	st := e.bundle(t, name, pod, pid, nil, nil, false)
+	p := filepath.Join(e.dir, name, "config.json")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec rspec.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []rspec.LinuxNamespaceType{rspec.NetworkNamespace, rspec.IPCNamespace, rspec.UTSNamespace} {
+		proc := map[rspec.LinuxNamespaceType]string{rspec.NetworkNamespace: "net", rspec.IPCNamespace: "ipc", rspec.UTSNamespace: "uts"}[ns]
+		spec.Linux.Namespaces = append(spec.Linux.Namespaces, rspec.LinuxNamespace{Type: ns, Path: fmt.Sprintf("/proc/%d/ns/%s", pid, proc)})
+	}
+	if data, err = json.Marshal(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 func (e env) args() []string {
 	return []string{"--log-format", "json", "--policy", e.policy}
 }
@@ -200,8 +233,11 @@ func TestExecPassAndRegister(t *testing.T) {
 	if code != 0 || out != "" {
 		t.Fatalf("exit %d, output %q", code, out)
 	}
-	reg, err := os.ReadFile(filepath.Join(e.regDir, "registry"))
-	if err != nil || !strings.Contains(string(reg), "ctr-a\tsandbox:sb-web") {
+	entries, err := filepath.Glob(filepath.Join(e.regDir, "ns", "*"))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("registry: %v %v", entries, err)
+	}
+	if reg, err := os.ReadFile(entries[0]); err != nil || !strings.Contains(string(reg), "sandbox:sb-web\tproj\tweb\napp\tctr-a\t") {
 		t.Fatalf("registry: %q %v", reg, err)
 	}
 }
@@ -374,7 +410,7 @@ func TestExecHostileInputs(t *testing.T) {
 		}, wantCode: 1, want: "policy: DIR/subuid: not a regular file (a FIFO)"},
 		{name: "registry lock held by another process", setup: func(t *testing.T, e env) []string {
 			os.MkdirAll(e.regDir, 0o700)
-			holder := exec.Command("flock", filepath.Join(e.regDir, "registry.lock"), "sleep", "30")
+			holder := exec.Command("flock", filepath.Join(e.regDir, "lock"), "sleep", "30")
 			if err := holder.Start(); err != nil {
 				t.Skipf("flock(1): %v", err)
 			}

@@ -5,6 +5,7 @@ package main
 
 import (
 	"os"
+	"runtime"
 
 	"github.com/crio-userns/crio-userns/hook/internal/app"
 )
@@ -13,6 +14,9 @@ import (
 var version = "dev"
 
 func main() {
+	// One thread of work: a second P would only make the runtime start
+	// threads for the hook's two goroutines, at a cost every container pays.
+	runtime.GOMAXPROCS(1)
 	os.Exit(app.Main(os.Args[1:], app.Options{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Version: version,
 	}))

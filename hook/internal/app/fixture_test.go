@@ -12,6 +12,7 @@ import (
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/crio-userns/crio-userns/hook/internal/nsfs"
 	"github.com/crio-userns/crio-userns/hook/internal/registry"
 )
 
@@ -47,6 +48,9 @@ type fixture struct {
 	files map[string]string
 	// afterWrite, when set, runs once the fixture is on disk (to break it).
 	afterWrite func()
+	// processUserns, when set, says whether the container's process is in
+	// a user namespace of its own, whatever config.json says.
+	processUserns *bool
 }
 
 func uidMaps(ms ...uint32) []rspec.LinuxIDMapping {
@@ -102,6 +106,20 @@ func reroot(f *fixture) {
 	}
 }
 
+// inUserns says the container's process is in a user namespace of its own:
+// config.json asks for one, or a case said so (hostUserns false).
+func (f *fixture) inUserns() bool {
+	if f.processUserns != nil {
+		return *f.processUserns
+	}
+	for _, ns := range f.spec.Linux.Namespaces {
+		if ns.Type == rspec.UserNamespace {
+			return true
+		}
+	}
+	return false
+}
+
 func (f *fixture) noUserns() {
 	f.spec.Linux.Namespaces = f.spec.Linux.Namespaces[:3]
 	f.spec.Linux.UIDMappings, f.spec.Linux.GIDMappings = nil, nil
@@ -139,7 +157,7 @@ func mustT(t testing.TB, err error) {
 // fake process) or dead (no process).
 func (f *fixture) register(ns, pod, ctr string, pid int, alive bool, uids, gids []rspec.LinuxIDMapping) {
 	f.t.Helper()
-	e := registry.Entry{
+	e := &registry.Entry{
 		ContainerID: "id-" + ctr, PodKey: "sandbox:sb-" + pod, Namespace: ns, Pod: pod, Container: ctr,
 		PID: pid, StartTime: 777, UIDMaps: uids, GIDMaps: gids,
 	}
@@ -147,25 +165,33 @@ func (f *fixture) register(ns, pod, ctr string, pid int, alive bool, uids, gids 
 		fakeProc(f.t, f.procRoot, pid, formatMap(uids), formatMap(gids), 777)
 		id, err := registry.Identify(f.procRoot, pid)
 		mustT(f.t, err)
-		e.NSDev, e.NSIno = id.NSDev, id.NSIno
+		e.NS = id.NS
 	} else {
-		e.NSDev, e.NSIno = 1, 99999
+		e.NS = nsfs.ID{Dev: 1, Ino: 99999 + uint64(pid)}
 	}
-	entries, err := readRegistry(f.regDir)
+	reg := &registry.Registry{Dir: f.regDir, ProcRoot: f.procRoot}
+	tx, err := reg.Begin()
 	mustT(f.t, err)
-	mustT(f.t, os.MkdirAll(f.regDir, 0o700))
-	mustT(f.t, os.WriteFile(filepath.Join(f.regDir, "registry"), registry.Encode(append(entries, e)), 0o600))
+	mustT(f.t, tx.Record(e, &registry.Result{}))
+	mustT(f.t, tx.Close())
 }
 
-func readRegistry(dir string) ([]registry.Entry, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "registry"))
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
+// readRegistry lists the registered namespaces' entries.
+func readRegistry(dir string) ([]*registry.Entry, error) {
+	reg := &registry.Registry{Dir: dir, ProcRoot: "/nonexistent"}
+	tx, err := reg.Snapshot()
 	if err != nil {
 		return nil, err
 	}
-	return registry.Decode(data)
+	var out []*registry.Entry
+	for i := range tx.Len() {
+		e, err := tx.Entry(i)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // write lays the fixture out on disk.
@@ -194,6 +220,18 @@ func (f *fixture) write() {
 			gid = formatMap(f.spec.Linux.GIDMappings)
 		}
 		fakeProc(t, f.procRoot, f.state.Pid, uid, gid, 12345)
+		if !f.inUserns() {
+			// The container's process is in the hook's user namespace.
+			ns := filepath.Join(f.procRoot, strconv.Itoa(f.state.Pid), "ns", "user")
+			mustT(t, os.Remove(ns))
+			mustT(t, os.Symlink("../../self/ns/user", ns))
+		}
+	}
+	// The hook's own user namespace: the real one, so that namespace files
+	// of the host and of real test processes compare with it.
+	mustT(t, os.MkdirAll(filepath.Join(f.procRoot, "self", "ns"), 0o755))
+	if _, err := os.Lstat(filepath.Join(f.procRoot, "self", "ns", "user")); os.IsNotExist(err) {
+		mustT(t, os.Symlink("/proc/self/ns/user", filepath.Join(f.procRoot, "self", "ns", "user")))
 	}
 	mustT(t, os.MkdirAll(filepath.Join(f.dir, "etc"), 0o755))
 	if f.afterWrite != nil {

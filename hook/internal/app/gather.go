@@ -8,6 +8,7 @@ import (
 
 	"github.com/crio-userns/crio-userns/hook/internal/bundle"
 	"github.com/crio-userns/crio-userns/hook/internal/checks"
+	"github.com/crio-userns/crio-userns/hook/internal/nsfs"
 	"github.com/crio-userns/crio-userns/hook/internal/registry"
 	"github.com/crio-userns/crio-userns/internal/accounts"
 	"github.com/crio-userns/crio-userns/internal/policy"
@@ -23,6 +24,13 @@ type subject struct {
 	nsPath string // user namespace joined by path, "" for a new one
 	pid    int
 	live   *checks.Live // nil offline
+	// usernsID is the container's user namespace (zero offline for a new
+	// one), hostID the hook's.
+	usernsID, hostID nsfs.ID
+	// undeclared says the container's process is in a user namespace that
+	// config.json does not ask for: its live maps are the ones in force.
+	undeclared bool
+	podNS      []checks.PodNamespace
 }
 
 func newSubject(dir string, spec *rspec.Spec, target bundle.Target, pol *policy.Resolved) *subject {
@@ -35,8 +43,10 @@ func (s *subject) joined() bool { return s.nsPath != "" }
 // maps returns the mappings in force: config.json's, or the live ones when
 // the container joins a namespace and config.json lists none.
 func (s *subject) maps() (uids, gids []rspec.LinuxIDMapping) {
-	uids, gids = s.spec.Linux.UIDMappings, s.spec.Linux.GIDMappings
-	if s.live != nil && s.joined() {
+	if s.spec.Linux != nil {
+		uids, gids = s.spec.Linux.UIDMappings, s.spec.Linux.GIDMappings
+	}
+	if s.live != nil && (s.joined() || s.undeclared) {
 		if len(uids) == 0 {
 			uids = s.live.UIDs
 		}
@@ -58,8 +68,11 @@ func (s *subject) origin() checks.Origin {
 // input is what the checks read about s.
 func (s *subject) input() *checks.Input {
 	uids, gids := s.maps()
+	_, declared := bundle.UserNamespacePath(s.spec)
 	return &checks.Input{
-		Spec: s.spec, Policy: s.pol, Joined: s.joined(),
+		Spec: s.spec, Policy: s.pol, Joined: s.joined() || s.undeclared,
+		Userns:   declared || s.undeclared,
+		UsernsID: s.usernsID, HostUsernsID: s.hostID, PodNamespaces: s.podNS,
 		UIDs: uids, GIDs: gids, Origin: s.origin(),
 		Live: s.live, Image: s.image,
 	}
@@ -101,10 +114,11 @@ func (s *subject) image() checks.Image {
 	return img
 }
 
-// entry is s as a registry entry (identity filled in by the caller).
-func (s *subject) entry() registry.Entry {
+// entry is s as a registry entry (its start time filled in by the caller).
+func (s *subject) entry() *registry.Entry {
 	uids, gids := s.maps()
-	return registry.Entry{
+	return &registry.Entry{
+		NS:          s.usernsID,
 		ContainerID: s.target.ContainerID,
 		PodKey:      s.target.PodKey(),
 		Namespace:   s.target.Namespace,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crio-userns/crio-userns/hook/internal/bundle"
 	"github.com/crio-userns/crio-userns/hook/internal/checks"
+	"github.com/crio-userns/crio-userns/hook/internal/nsfs"
 	"github.com/crio-userns/crio-userns/hook/internal/registry"
 	"github.com/crio-userns/crio-userns/internal/idmap"
 	"github.com/crio-userns/crio-userns/internal/policy"
@@ -93,15 +94,37 @@ func hookRun(f flags, o Options, inv *invocation) outcome {
 		return fail("reading the bundle's config.json: "+err.Error(),
 			"check the bundle path the runtime passed; the hook refuses containers it cannot read")
 	}
-	spec, userns, err := bundle.ParseSpec(data)
+	spec, declared, err := bundle.ParseSpec(data)
 	if err != nil {
 		return fail(err.Error(), "the runtime passed a damaged config.json; recreate the container")
 	}
-	if !userns {
-		return outcome{} // the fast path: nothing to check, policy not even read
-	}
 	target := bundle.TargetOf(spec, st)
 	inv.setTarget(target)
+	if st.Pid <= 0 {
+		return fail("OCI state has no container pid",
+			"install the hook for the createRuntime stage, where the container process exists")
+	}
+
+	// Whether the container has a user namespace is the kernel's to say,
+	// not config.json's: its process's namespace against the hook's own.
+	inv.setStep("identifying the container's user namespace")
+	usernsID, err := nsfs.Stat(filepath.Join(f.procRoot, strconv.Itoa(st.Pid), "ns", "user"))
+	if err != nil {
+		return fail(fmt.Sprintf("identifying the user namespace of container process %d: %v", st.Pid, err),
+			"the container process is gone; retry")
+	}
+	hostID, err := nsfs.Stat(filepath.Join(f.procRoot, "self", "ns", "user"))
+	if err != nil {
+		return fail("identifying the hook's own user namespace: "+err.Error(), "check that /proc is mounted")
+	}
+	s := newSubject(st.Bundle, spec, target, nil)
+	s.pid, s.usernsID, s.hostID = st.Pid, usernsID, hostID
+	s.undeclared = !declared && usernsID != hostID
+	inv.setStep("reading the pod's namespaces")
+	s.podNS = podNamespaces(spec)
+	if !declared && !s.undeclared {
+		return hostUsernsRun(f, inv, s)
+	}
 
 	inv.setStep("loading the policy")
 	pol, res, perr := loadPolicy(f.policy)
@@ -111,22 +134,16 @@ func hookRun(f flags, o Options, inv *invocation) outcome {
 	if perr != nil {
 		return fail(perr.reason, perr.fix)
 	}
-	if st.Pid <= 0 {
-		return fail("OCI state has no container pid",
-			"install the hook for the createRuntime stage, where the container process exists")
-	}
-	s := newSubject(st.Bundle, spec, target, res)
-	s.pid = st.Pid
+	s.pol = res
 
 	inv.setStep("reading the live maps")
 	live := &checks.Live{PID: st.Pid}
-	var err2 error
 	for _, lm := range []struct {
 		kind checks.Kind
 		dst  *[]rspec.LinuxIDMapping
 	}{{checks.UID, &live.UIDs}, {checks.GID, &live.GIDs}} {
-		if *lm.dst, err2 = readLiveMap(f.procRoot, st.Pid, lm.kind.Map); err2 != nil {
-			return fail(fmt.Sprintf("reading the live %s of pid %d: %v", lm.kind.Map, st.Pid, err2),
+		if *lm.dst, err = readLiveMap(f.procRoot, st.Pid, lm.kind.Map); err != nil {
+			return fail(fmt.Sprintf("reading the live %s of pid %d: %v", lm.kind.Map, st.Pid, err),
 				"the container process is gone or its map is unreadable; retry, and check the OCI runtime if it persists")
 		}
 	}
@@ -135,31 +152,116 @@ func hookRun(f flags, o Options, inv *invocation) outcome {
 	out := outcome{target: target, pol: pol, notes: res.Notes}
 	audit := pol.Mode == policy.Audit
 	reg := &registry.Registry{Dir: pol.RegistryDir, ProcRoot: f.procRoot}
-	consult := func(sofar []checks.Finding) *checks.RegistryView {
+	var tx *registry.Txn
+	var self *registry.Entry
+	var found *registry.Result
+	consult := func([]checks.Finding) *checks.RegistryView {
 		inv.setStep("checking other pods' user namespaces")
-		id, err := registry.Identify(f.procRoot, st.Pid)
+		start, err := registry.StartTime(f.procRoot, st.Pid)
 		if err != nil {
 			out.late = &failure{reason: fmt.Sprintf("identifying container process %d: %v", st.Pid, err),
 				fix: "the container process is gone; retry"}
 			return nil
 		}
-		e := s.entry()
-		e.StartTime, e.NSDev, e.NSIno = id.StartTime, id.NSDev, id.NSIno
-		conflicts, stats, err := reg.CheckAndRecord(e, res.RootRange, audit || !checks.HasErrors(sofar), audit)
-		if err != nil {
-			out.late = &failure{reason: "registry: " + err.Error(),
-				fix: "make registry_dir writable for root; if the registry is damaged, remove it (see REGISTRY in crio-userns-hook(8))"}
+		self = s.entry()
+		self.StartTime = start
+		fixRegistry := "make registry_dir writable for root; if the registry is damaged, remove it (see REGISTRY in crio-userns-hook(8))"
+		if tx, err = reg.Begin(); err != nil {
+			out.late = &failure{reason: "registry: " + err.Error(), fix: fixRegistry}
 			return nil
 		}
-		return &checks.RegistryView{Overlaps: overlaps(conflicts), Entries: stats.Entries, Dir: pol.RegistryDir}
+		if found, err = tx.Query(self, res.RootRange); err != nil {
+			tx.Close()
+			tx = nil
+			out.late = &failure{reason: "registry: " + err.Error(), fix: fixRegistry}
+			return nil
+		}
+		return registryView(found, tx.Stats.Entries, pol.RegistryDir)
 	}
 	out.findings = checks.Findings(checks.Evaluate(s.input(), inv.setStep, consult))
+	if tx != nil {
+		inv.setStep("recording the user namespace")
+		var err error
+		if audit || !checks.HasErrors(out.findings) {
+			err = tx.Record(self, found)
+		}
+		if cerr := tx.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			out.late = &failure{reason: "registry: " + err.Error(),
+				fix: "make registry_dir writable for root (see REGISTRY in crio-userns-hook(8))"}
+		}
+	}
 	// A failure after the checks is the verdict only when no finding
 	// already refuses the container: the finding is the reason to give.
 	if out.late != nil && (audit || !checks.HasErrors(out.findings)) {
 		out.fail, out.late = out.late, nil
 	}
 	return out
+}
+
+// hostUsernsRun judges a container in the host's user namespace: only the
+// checks that apply to it (a writable cgroup file system; a pod whose user
+// namespace it should be in). The policy is read for its mode and registry;
+// one that cannot be read does not refuse such a container, whose judging
+// needs neither (a broken policy must not stop the node's host-network
+// system pods), but it is logged, and the checks' findings refuse in
+// enforce mode then.
+func hostUsernsRun(f flags, inv *invocation, s *subject) outcome {
+	out := outcome{target: s.target}
+	inv.setStep("loading the policy")
+	pol, perr := loadPolicyFile(f.policy)
+	if pol != nil {
+		inv.setPolicy(pol)
+		out.pol = pol
+	}
+	consult := func([]checks.Finding) *checks.RegistryView {
+		view := &checks.RegistryView{}
+		if pol == nil {
+			return view
+		}
+		inv.setStep("looking the pod up in the registry")
+		reg := &registry.Registry{Dir: pol.RegistryDir, ProcRoot: f.procRoot}
+		e, err := reg.PodNamespace(s.target.PodKey())
+		if err != nil {
+			out.notes = append(out.notes, "registry not consulted for the pod's user namespace: "+err.Error())
+			return view
+		}
+		view.PodElsewhere = registeredPod(e)
+		return view
+	}
+	out.findings = checks.Findings(checks.Evaluate(s.input(), inv.setStep, consult))
+	if perr != nil && len(out.findings) > 0 {
+		out.notes = append(out.notes, "policy unusable, enforce mode assumed: "+perr.reason)
+	}
+	return out
+}
+
+// podNamespaces reads which user namespace owns each pod namespace the
+// container joins (network, IPC, UTS): the pod's user namespace, when it
+// has one.
+func podNamespaces(spec *rspec.Spec) []checks.PodNamespace {
+	var out []checks.PodNamespace
+	for _, ns := range bundle.NamespacePaths(spec, rspec.NetworkNamespace, rspec.IPCNamespace, rspec.UTSNamespace) {
+		owner, err := nsfs.Owner(ns.Path)
+		out = append(out, checks.PodNamespace{Type: string(ns.Type), Path: ns.Path, Owner: owner, Err: err})
+	}
+	return out
+}
+
+func registryView(res *registry.Result, entries int, dir string) *checks.RegistryView {
+	return &checks.RegistryView{
+		Overlaps: overlaps(res.Conflicts), Entries: entries, Dir: dir,
+		PodElsewhere: registeredPod(res.PodElsewhere), OtherPod: registeredPod(res.OtherPod),
+	}
+}
+
+func registeredPod(e *registry.Entry) *checks.RegisteredPod {
+	if e == nil {
+		return nil
+	}
+	return &checks.RegisteredPod{Pod: dashJoin(e.Namespace, e.Pod), Container: dashOr(e.Container), NS: e.NS}
 }
 
 // policyError is why the policy cannot be used, with the fix to give.
@@ -171,25 +273,37 @@ const refusedUntilFixed = "user-namespaced containers are refused until then"
 // is a file the hook may append to. The policy comes back as soon as it is
 // read, for its timeout and mode, even when resolving it fails.
 func loadPolicy(path string) (*policy.Policy, *policy.Resolved, *policyError) {
-	untrusted := func(err error, fallback string) *policyError {
-		var ue *safefile.UntrustedError
-		if errors.As(err, &ue) {
-			return &policyError{reason: err.Error(), fix: ue.Fix() + "; " + refusedUntilFixed}
-		}
-		return &policyError{reason: err.Error(), fix: fallback}
-	}
-	pol, err := policy.Load(path)
-	if err != nil {
-		return nil, nil, untrusted(err, "fix the policy file (see crio-userns-hook(8)); "+refusedUntilFixed)
-	}
-	if err := checkAuditLog(pol.AuditLog); err != nil {
-		return &pol, nil, untrusted(err, "point audit_log at a regular file owned by root, or set it to \"syslog\" or \"none\"; "+refusedUntilFixed)
+	pol, perr := loadPolicyFile(path)
+	if perr != nil {
+		return pol, nil, perr
 	}
 	res, err := pol.Resolve()
 	if err != nil {
-		return &pol, nil, untrusted(fmt.Errorf("policy: %w", err), "fix the file; "+refusedUntilFixed)
+		return pol, nil, untrustedOr(fmt.Errorf("policy: %w", err), "fix the file; "+refusedUntilFixed)
 	}
-	return &pol, res, nil
+	return pol, res, nil
+}
+
+// loadPolicyFile reads the policy without resolving it (no subid file is
+// read) and checks its audit log.
+func loadPolicyFile(path string) (*policy.Policy, *policyError) {
+	pol, err := policy.Load(path)
+	if err != nil {
+		return nil, untrustedOr(err, "fix the policy file (see crio-userns-hook(8)); "+refusedUntilFixed)
+	}
+	if err := checkAuditLog(pol.AuditLog); err != nil {
+		return &pol, untrustedOr(err, "point audit_log at a regular file owned by root, or set it to \"syslog\" or \"none\"; "+refusedUntilFixed)
+	}
+	return &pol, nil
+}
+
+// untrustedOr gives an untrusted file's fix, or fallback for other errors.
+func untrustedOr(err error, fallback string) *policyError {
+	var ue *safefile.UntrustedError
+	if errors.As(err, &ue) {
+		return &policyError{reason: err.Error(), fix: ue.Fix() + "; " + refusedUntilFixed}
+	}
+	return &policyError{reason: err.Error(), fix: fallback}
 }
 
 // checkAuditLog refuses an audit_log path the hook must not append to

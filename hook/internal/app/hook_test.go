@@ -79,7 +79,7 @@ func TestHook(t *testing.T) {
 		{name: "empty stdin", setup: func(f *fixture) { f.stdin = str("  \n") }, wantCode: 1,
 			wantLine: "crio-userns-hook: -/-/-: OCI state on stdin: empty input; " + fixState},
 		{name: "state is not an object", setup: func(f *fixture) { f.stdin = str(`[1,2]`) }, wantCode: 1,
-			wantLine: "crio-userns-hook: -/-/-: OCI state on stdin: invalid JSON: json: cannot unmarshal array into Go value of type specs.State; " + fixState},
+			wantLine: "crio-userns-hook: -/-/-: OCI state on stdin: invalid JSON: json: cannot unmarshal array into Go value of type bundle.state; " + fixState},
 		{name: "state without bundle", setup: func(f *fixture) { f.state.Bundle = "" }, wantCode: 1,
 			wantLine: `crio-userns-hook: -/-/-: OCI state on stdin: no "bundle" path; ` + fixState},
 		{name: "relative bundle", setup: func(f *fixture) { f.state.Bundle = "bundle" }, wantCode: 1,
@@ -224,6 +224,10 @@ func TestHook(t *testing.T) {
 		{name: "live map not written yet", setup: func(f *fixture) { f.liveUID = "\n" }, wantCode: 1,
 			wantLine: pfx + "reading the live uid_map of pid 4242: empty: the namespace has no uid_map yet; " + fixLive},
 		{name: "container process gone", setup: func(f *fixture) { f.noLive = true }, wantCode: 1,
+			wantLine: pfx + "identifying the user namespace of container process 4242: stat PROC/4242/ns/user: no such file or directory; the container process is gone; retry"},
+		{name: "live map gone", setup: func(f *fixture) {
+			f.afterWrite = func() { mustT(f.t, os.Remove(filepath.Join(f.procRoot, "4242", "uid_map"))) }
+		}, wantCode: 1,
 			wantLine: pfx + "reading the live uid_map of pid 4242: open PROC/4242/uid_map: no such file or directory; " + fixLive},
 		{name: "joined namespace whose live map contains host root", setup: func(f *fixture) {
 			f.spec.Linux.Namespaces[3].Path = "/run/crio/ns/userns/pin"
@@ -412,7 +416,7 @@ func TestHookTimeout(t *testing.T) {
 	f := newFixture(t)
 	f.policy += "timeout = \"300ms\"\n"
 	mustT(t, os.MkdirAll(f.regDir, 0o700))
-	lock, err := os.OpenFile(filepath.Join(f.regDir, "registry.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := os.OpenFile(filepath.Join(f.regDir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	mustT(t, err)
 	defer lock.Close()
 	mustT(t, unix.Flock(int(lock.Fd()), unix.LOCK_EX))

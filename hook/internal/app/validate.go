@@ -1,14 +1,17 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/crio-userns/crio-userns/hook/internal/bundle"
 	"github.com/crio-userns/crio-userns/hook/internal/checks"
+	"github.com/crio-userns/crio-userns/hook/internal/nsfs"
 	"github.com/crio-userns/crio-userns/hook/internal/registry"
 	"github.com/crio-userns/crio-userns/internal/policy"
 )
@@ -46,10 +49,6 @@ func validate(f flags, o Options, inv *invocation) int {
 		return validateFail(inv, err.Error(), "fix config.json")
 	}
 	fmt.Fprintf(w, "bundle:    %s\n", dir)
-	if !userns {
-		fmt.Fprintf(w, "result:    no user namespace in config.json; nothing to check (the hook exits 0 at once)\n")
-		return ExitOK
-	}
 	target := bundle.TargetOf(spec, nil)
 	if target.ContainerID == "" {
 		target.ContainerID = filepath.Base(dir)
@@ -58,7 +57,14 @@ func validate(f flags, o Options, inv *invocation) int {
 		}
 	}
 	inv.setStep("loading the policy")
-	pol, res, perr := loadPolicy(f.policy)
+	var pol *policy.Policy
+	var res *policy.Resolved
+	var perr *policyError
+	if userns {
+		pol, res, perr = loadPolicy(f.policy)
+	} else {
+		pol, perr = loadPolicyFile(f.policy)
+	}
 	if pol != nil {
 		inv.setPolicy(pol)
 	}
@@ -71,26 +77,59 @@ func validate(f flags, o Options, inv *invocation) int {
 	}
 	fmt.Fprintf(w, "container: %s\n", target)
 	fmt.Fprintf(w, "policy:    %s, mode %s\n", policyName, pol.Mode)
-	for _, n := range res.Notes {
-		fmt.Fprintf(w, "policy:    WARN %s\n", oneLine(n))
+	if res != nil {
+		for _, n := range res.Notes {
+			fmt.Fprintf(w, "policy:    WARN %s\n", oneLine(n))
+		}
 	}
 
 	s := newSubject(dir, spec, target, res)
-	fmt.Fprintf(w, "userns:    %s\n", describeOrigin(s))
-	if s.joined() && (len(spec.Linux.UIDMappings) == 0 || len(spec.Linux.GIDMappings) == 0) {
-		fmt.Fprintf(w, "note:      config.json joins %s without listing its maps; checks on them run at container start\n", s.nsPath)
+	s.hostID, _ = nsfs.Stat(filepath.Join(f.procRoot, "self", "ns", "user"))
+	switch {
+	case !userns:
+		s.usernsID = s.hostID
+		fmt.Fprintf(w, "userns:    none (the host's)\n")
+	case s.joined():
+		s.usernsID, _ = nsfs.Stat(s.nsPath) // zero when the pin is gone
+	}
+	inv.setStep("reading the pod's namespaces")
+	for _, p := range podNamespaces(spec) {
+		if errors.Is(p.Err, fs.ErrNotExist) {
+			fmt.Fprintf(w, "note:      the pod's %s namespace %s does not exist (any more); not checked\n", p.Type, p.Path)
+			continue
+		}
+		s.podNS = append(s.podNS, p)
+	}
+	if userns {
+		fmt.Fprintf(w, "userns:    %s\n", describeOrigin(s))
+		if s.joined() && (len(spec.Linux.UIDMappings) == 0 || len(spec.Linux.GIDMappings) == 0) {
+			fmt.Fprintf(w, "note:      config.json joins %s without listing its maps; checks on them run at container start\n", s.nsPath)
+		}
 	}
 
 	var regErr error
 	reg := &registry.Registry{Dir: pol.RegistryDir, ProcRoot: f.procRoot}
 	consult := func([]checks.Finding) *checks.RegistryView {
 		inv.setStep("reading the registry")
-		conflicts, st, err := reg.Check(s.entry(), res.RootRange)
+		if !userns {
+			e, err := reg.PodNamespace(target.PodKey())
+			if err != nil {
+				regErr = err
+				return nil
+			}
+			return &checks.RegistryView{PodElsewhere: registeredPod(e)}
+		}
+		tx, err := reg.Snapshot()
 		if err != nil {
 			regErr = err
 			return nil
 		}
-		return &checks.RegistryView{Overlaps: overlaps(conflicts), Entries: st.Entries, Dir: pol.RegistryDir}
+		found, err := tx.Query(s.entry(), res.RootRange)
+		if err != nil {
+			regErr = err
+			return nil
+		}
+		return registryView(found, tx.Len(), pol.RegistryDir)
 	}
 	outs := checks.Evaluate(s.input(), inv.setStep, consult)
 
@@ -98,6 +137,8 @@ func validate(f flags, o Options, inv *invocation) int {
 	for _, oc := range outs {
 		label := fmt.Sprintf("check %d %-18s", int(oc.Check.ID), oc.Check.Name)
 		switch {
+		case oc.Skipped == "no user namespace":
+			continue
 		case oc.Skipped != "" && oc.Check.Registry && regErr != nil:
 			fmt.Fprintf(w, "%s FAIL registry unreadable: %s\n", label, oneLine(regErr.Error()))
 			nErr++

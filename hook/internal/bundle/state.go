@@ -34,10 +34,11 @@ func ReadState(r io.Reader) (*rspec.State, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("empty input")
 	}
-	var st rspec.State
-	if err := json.Unmarshal(data, &st); err != nil {
+	var n state
+	if err := json.Unmarshal(data, &n); err != nil {
 		return nil, fmt.Errorf("invalid JSON: %w", err)
 	}
+	st := rspec.State{ID: n.ID, Status: rspec.ContainerState(n.Status), Pid: n.Pid, Bundle: n.Bundle, Annotations: n.Annotations}
 	if st.ID == "" {
 		return nil, errors.New(`no container "id"`)
 	}
@@ -51,4 +52,14 @@ func ReadState(r io.Reader) (*rspec.State, error) {
 		return nil, fmt.Errorf("negative pid %d", st.Pid)
 	}
 	return &st, nil
+}
+
+// state is the part of the OCI state the hook reads, in a type of its own:
+// encoding/json sets up every type it decodes once per process.
+type state struct {
+	ID          string            `json:"id"`
+	Status      string            `json:"status"`
+	Pid         int               `json:"pid"`
+	Bundle      string            `json:"bundle"`
+	Annotations map[string]string `json:"annotations"`
 }

@@ -253,7 +253,7 @@ func TestCheckCrossPod(t *testing.T) {
 	if len(got) != 1 || got[0].Reason != "host GIDs 200005-200009 of gid_map extent #1 (0 200000 10) are already used by pod ns/p (container c, extent 0 200005 10)" {
 		t.Errorf("got %v", reasons(got))
 	}
-	if ids := []string{Structure.String(), CrossPod.String(), ID(9).String()}; !reflect.DeepEqual(ids, []string{"structure", "cross-pod-overlap", "check-9"}) {
+	if ids := []string{Structure.String(), CrossPod.String(), ID(99).String()}; !reflect.DeepEqual(ids, []string{"structure", "cross-pod-overlap", "check-99"}) {
 		t.Errorf("names %v", ids)
 	}
 }

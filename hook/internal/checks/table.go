@@ -6,6 +6,7 @@ import (
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/crio-userns/crio-userns/hook/internal/nsfs"
 	"github.com/crio-userns/crio-userns/internal/policy"
 )
 
@@ -21,6 +22,8 @@ const (
 	LiveMaps
 	ImageAccounts
 	CrossPod
+	WritableCgroup
+	PodUserns
 )
 
 // Check is one row of Table.
@@ -33,6 +36,9 @@ type Check struct {
 	// Registry says Run reads Input.Registry: it runs after the registry
 	// was consulted, when every check without it has run.
 	Registry bool
+	// HostUserns says the check applies to containers in the host's user
+	// namespace too; the others judge user namespaces only.
+	HostUserns bool
 }
 
 // Result is what one check says about one container.
@@ -54,6 +60,8 @@ var Table = []Check{
 	{ID: LiveMaps, Name: "live-maps", Run: runLiveMaps},
 	{ID: ImageAccounts, Name: "image-accounts", Run: runImageAccounts},
 	{ID: CrossPod, Name: "cross-pod-overlap", Run: runCrossPod, Registry: true},
+	{ID: WritableCgroup, Name: "writable-cgroup", Run: runWritableCgroup, HostUserns: true},
+	{ID: PodUserns, Name: "pod-user-namespace", Run: runPodUserns, Registry: true, HostUserns: true},
 }
 
 // All lists the checks' IDs in order.
@@ -83,8 +91,21 @@ func (id ID) String() string {
 // Input is everything the checks read about one container, gathered by the
 // caller.
 type Input struct {
-	Spec   *rspec.Spec
+	Spec *rspec.Spec
+	// Policy is nil for a container in the host's user namespace whose
+	// policy could not be read: the checks that judge those containers do
+	// not need it.
 	Policy *policy.Resolved
+	// Userns says the container runs in a user namespace of its own
+	// (config.json asks for one, or its process is in one).
+	Userns bool
+	// UsernsID is the container's user namespace, HostUsernsID the hook's
+	// (the host's); UsernsID is zero when not known (offline, a namespace
+	// still to be created).
+	UsernsID, HostUsernsID nsfs.ID
+	// PodNamespaces are the pod's namespaces the container joins, with
+	// their owners.
+	PodNamespaces []PodNamespace
 	// Joined says the container joins an existing user namespace by path.
 	Joined bool
 	// UIDs and GIDs are the mappings in force: config.json's, or the live
@@ -113,6 +134,10 @@ type Live struct {
 type RegistryView struct {
 	// Overlaps are the host ranges live containers of other pods hold.
 	Overlaps []Overlap
+	// PodElsewhere is the live user namespace registered for the
+	// container's pod when it is not the container's own; OtherPod the
+	// pod that registered the container's own namespace, when another.
+	PodElsewhere, OtherPod *RegisteredPod
 	// Entries and Dir describe the registry, for validate's "ok" note.
 	Entries int
 	Dir     string
@@ -138,6 +163,10 @@ func Evaluate(in *Input, step func(string), consult func(sofar []Finding) *Regis
 		for i := range Table {
 			c := &Table[i]
 			if c.Registry != late {
+				continue
+			}
+			if !in.Userns && !c.HostUserns {
+				out[i] = Outcome{Check: c, Result: Result{Skipped: "no user namespace"}}
 				continue
 			}
 			if late && !consulted {

@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"reflect"
 	"strconv"
 	"testing"
 
@@ -48,7 +49,7 @@ func TestEvaluate(t *testing.T) {
 	}
 	in := &Input{
 		Spec:   &rspec.Spec{Process: &rspec.Process{}, Linux: &rspec.Linux{}},
-		Policy: res,
+		Policy: res, Userns: true,
 		UIDs:   mp(0, 0, 65536), GIDs: mp(0, 200000, 65536),
 		Image: func() Image { return Image{} },
 	}
@@ -82,9 +83,20 @@ func TestEvaluate(t *testing.T) {
 	if len(outs[CrossPod-1].Findings) != 1 || outs[CrossPod-1].Note != "3 running containers registered in /run/x" {
 		t.Errorf("cross-pod: %+v", outs[CrossPod-1])
 	}
-	if steps[len(steps)-1] != "cross-pod-overlap" {
-		t.Errorf("steps %v: the registry check is not last", steps)
+	if n := len(steps); steps[n-2] != "cross-pod-overlap" || steps[n-1] != "pod-user-namespace" {
+		t.Errorf("steps %v: the registry checks are not last", steps)
 	}
+	// A container in the host's user namespace: only the checks for it run.
+	in.Userns, in.Registry = false, nil
+	steps = nil
+	outs = Evaluate(in, func(s string) { steps = append(steps, s) }, func([]Finding) *RegistryView { return &RegistryView{} })
+	if !reflect.DeepEqual(steps, []string{"writable-cgroup", "pod-user-namespace"}) {
+		t.Errorf("host user namespace: steps %v", steps)
+	}
+	if outs[HostRoot-1].Skipped != "no user namespace" {
+		t.Errorf("host-root ran: %+v", outs[HostRoot-1])
+	}
+	in.Userns = true
 	// An unreadable registry skips the checks that read it.
 	in.Registry = nil
 	outs = Evaluate(in, func(string) {}, func([]Finding) *RegistryView { return nil })

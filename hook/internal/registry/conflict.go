@@ -15,25 +15,22 @@ type Conflict struct {
 	Mine      rspec.LinuxIDMapping
 	Theirs    rspec.LinuxIDMapping
 	Shared    idmap.Range
-	Other     Entry
+	Other     *Entry
 }
 
-// SamePod reports whether a and b are containers of one pod, hence of one
-// user namespace, whose sharing of host IDs is by design.
-func SamePod(a, b Entry) bool {
-	if a.PodKey != "" && a.PodKey == b.PodKey {
-		return true
-	}
-	return a.NSIno != 0 && a.NSIno == b.NSIno && a.NSDev == b.NSDev
-}
+// SameNamespace reports whether a and b are one user namespace, whose
+// sharing of host IDs with itself is no conflict. The namespace's inode
+// decides, not a pod key from annotations: no name can make two
+// namespaces one.
+func SameNamespace(a, b *Entry) bool { return !a.NS.IsZero() && a.NS == b.NS }
 
-// Conflicts returns the host ranges self shares with other, which must be
-// of another pod. Single-ID root extents ("0 H 1", map-to-root) that point
+// Conflicts returns the host ranges self shares with other, another
+// namespace. Single-ID root extents ("0 H 1", map-to-root) that point
 // at the same host ID inside rootRange are not conflicts when both pods are
 // in one namespace: on OpenShift every pod of a project runs as the
 // project's first UID, and map-to-root makes that ID each pod's root.
-func Conflicts(self, other Entry, rootRange *idmap.Range) []Conflict {
-	if SamePod(self, other) {
+func Conflicts(self, other *Entry, rootRange *idmap.Range) []Conflict {
+	if SameNamespace(self, other) {
 		return nil
 	}
 	shareRoot := rootRange != nil && self.Namespace != "" && self.Namespace == other.Namespace

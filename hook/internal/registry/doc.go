@@ -1,32 +1,44 @@
-// Package registry records the user namespaces of running containers so
-// that check 7 (no host range shared with another pod) costs the same at 1
-// and at 100 running pods.
+// Package registry records the user namespaces of running pods, so that
+// check 7 (no host range shared with another pod) and check 9 (a pod's
+// containers share its user namespace) cost the same at 1 and at 250
+// running pods, with pods coming and going.
 //
-// Design. One small text file, <dir>/registry (a tmpfs under /run: empty at
-// boot, as the namespaces are), one line per container that passed the
-// hook: its pod, its pid with that process's start time, the device and
-// inode of its user namespace, the namespace's pin path, and its uid/gid
-// maps. A sibling lock file serialises hooks with flock(2); the registry
-// itself is replaced by rename(2), so a crash mid-write leaves the old file.
+// Layout, in registry_dir (a tmpfs under /run: empty at boot, as the
+// namespaces it describes are; 0700 and root's):
 //
-// A hook reads the file (one read of a few KiB at 100 pods), compares its
-// own host ranges against every entry in memory (sorted sweeps, no
-// syscalls), and only then asks the kernel whether the entries that do
-// overlap are still alive. Stale entries are therefore harmless until they
-// collide, and they are removed the moment they do. To keep the file from
-// growing with dead entries that never collide, each hook also checks the
-// liveness of the few entries at the head of the file and moves the
-// survivors to the tail, so every entry is looked at once every
-// len/SweepPerRun container starts. The syscall count per hook is thus
-// bounded by the number of colliding entries plus SweepPerRun, not by the
-// number of pods.
+//	lock            flock(2)ed by every hook that writes; readers need no lock
+//	index           binary: every namespace's coarse host spans and pod key
+//	ns/DEV-INO      text: one registered user namespace, its pod and maps
 //
-// Liveness. An entry is alive while its user namespace is: the pid still
-// runs the process with the recorded start time and that process is in the
-// recorded namespace (dev, inode of /proc/PID/ns/user), or the pin file
-// CRI-O keeps for the pod (the spec's namespace path) is still that
-// namespace. A reused pid fails the start-time test; a reused namespace
-// inode number fails the pid test unless the pin survives, which it only
-// does while the pod exists. The maps of a user namespace cannot change once
-// written, so a live entry's maps are still true.
+// An entry is keyed by the user namespace itself (the device and inode of
+// its nsfs file): containers of one pod join one user namespace, so the
+// pod's first container registers it and the others find it by key. No
+// annotation decides that two containers share a namespace.
+//
+// The index holds, per namespace, at most eight host spans per side (the
+// namespace's host ranges merged, the narrowest gaps closed), each record
+// sorted by first ID with the running maximum of last IDs, and the pods'
+// keys by hash. A lookup binary-searches it in place: the spans that can
+// overlap a range, or the namespace of a pod, without decoding the other
+// records; only the entries of candidate namespaces are read and compared
+// exactly, and only those that do overlap are checked for liveness. A new
+// namespace rewrites the index (one copy of a few tens of KiB at 250 pods)
+// and writes its own entry; the pod's other containers write nothing.
+// Files are replaced by rename(2), so a reader without the lock, or after a
+// crash, sees a whole file.
+//
+// Pruning. An entry is alive while its user namespace is: the pin CRI-O
+// keeps for the pod (the path the spec joins) is still that namespace, or
+// the registering process still runs, with its start time, in it. Dead
+// entries go when they collide with a new container or with the pod's
+// next one, and every writing hook also checks SweepPerRun entries picked
+// at random: every entry is looked at every len/SweepPerRun container
+// starts on average, whichever containers those are. A namespace's inode number can be reused once the
+// namespace is gone; an entry whose key a live namespace now holds but whose
+// pod or maps differ is therefore stale, and is replaced.
+//
+// An index that is missing, damaged or of another version is rebuilt from
+// the entries; a damaged entry makes the hook fail closed, naming the file.
+// A registry of the previous format (one "registry" file) is taken over
+// entry by entry.
 package registry

@@ -10,13 +10,14 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/crio-userns/crio-userns/hook/internal/nsfs"
 	"github.com/crio-userns/crio-userns/internal/safefile"
 )
 
 // Identity is what makes a container's process recognisable later.
 type Identity struct {
-	StartTime    uint64
-	NSDev, NSIno uint64
+	StartTime uint64
+	NS        nsfs.ID // its user namespace
 }
 
 // Identify reads pid's start time and user namespace from procRoot
@@ -25,7 +26,7 @@ func Identify(procRoot string, pid int) (Identity, error) {
 	var id Identity
 	var err error
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
-	if id.NSDev, id.NSIno, err = nsOf(filepath.Join(dir, "ns", "user")); err != nil {
+	if id.NS, err = nsfs.Stat(filepath.Join(dir, "ns", "user")); err != nil {
 		return Identity{}, err
 	}
 	if id.StartTime, err = startTime(filepath.Join(dir, "stat")); err != nil {
@@ -34,14 +35,9 @@ func Identify(procRoot string, pid int) (Identity, error) {
 	return id, nil
 }
 
-// nsOf stats a namespace file (/proc/PID/ns/user, following the magic link,
-// or a bind-mounted pin) and returns the namespace's device and inode.
-func nsOf(path string) (dev, ino uint64, err error) {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return 0, 0, &os.PathError{Op: "stat", Path: path, Err: err}
-	}
-	return st.Dev, st.Ino, nil
+// StartTime reads pid's start time from procRoot (normally /proc).
+func StartTime(procRoot string, pid int) (uint64, error) {
+	return startTime(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
 }
 
 // startTime reads field 22 of /proc/PID/stat (clock ticks after boot). The
@@ -74,19 +70,20 @@ func startTime(path string) (uint64, error) {
 // normal case); the caller acts only on entries that overlap, and dropping a
 // live one would lose a conflict, so only definite answers drop: a pid that
 // is not there, another process, another namespace.
-func Alive(procRoot string, e Entry) bool {
+func Alive(procRoot string, e *Entry) bool {
+	// The pin first: one stat, and it holds for every pod CRI-O pins.
+	if e.NSPath != "" {
+		if id, err := nsfs.Stat(e.NSPath); err == nil && id == e.NS {
+			return true
+		}
+	}
 	id, err := Identify(procRoot, e.PID)
-	if err == nil && id == (Identity{StartTime: e.StartTime, NSDev: e.NSDev, NSIno: e.NSIno}) {
+	if err == nil && id == (Identity{StartTime: e.StartTime, NS: e.NS}) {
 		return true
 	}
 	if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ESRCH) {
 		// Not a definite "gone" (e.g. EACCES): keep the entry.
 		return true
-	}
-	if e.NSPath != "" {
-		if dev, ino, err := nsOf(e.NSPath); err == nil && dev == e.NSDev && ino == e.NSIno {
-			return true
-		}
 	}
 	return false
 }

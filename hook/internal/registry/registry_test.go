@@ -2,15 +2,18 @@ package registry
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/crio-userns/crio-userns/hook/internal/nsfs"
 	"github.com/crio-userns/crio-userns/internal/idmap"
 )
 
@@ -24,83 +27,220 @@ func maps(ms ...uint32) []rspec.LinuxIDMapping {
 
 var projectRange = &idmap.Range{First: 1000000000, Last: 1999999999}
 
-func TestEncodeDecode(t *testing.T) {
-	in := []Entry{
-		{ContainerID: "c1", PodKey: "sandbox:s1", Namespace: "proj", Pod: "web", Container: "app",
-			PID: 42, StartTime: 1234, NSDev: 4, NSIno: 4026532000, NSPath: "/run/crio/ns/userns/x y",
+func TestEntryEncodeDecode(t *testing.T) {
+	for _, e := range []*Entry{
+		{NS: nsfs.ID{Dev: 4, Ino: 4026532000}, PodKey: "sandbox:s1", Namespace: "proj", Pod: "web", Container: "app", ContainerID: "c1",
+			PID: 42, StartTime: 1234, NSPath: "/run/crio/ns/userns/x y",
 			UIDMaps: maps(1, 200000, 65535, 0, 1000650000, 1), GIDMaps: maps(0, 200000, 65536)},
-		{ContainerID: "c2", Namespace: "tab\there", Pod: "new\nline", Container: "-", PID: 1, UIDMaps: nil, GIDMaps: maps(0, 1, 1)},
-		{ContainerID: "c3", Pod: "100%", PID: 7},
-	}
-	data := Encode(in)
-	if n := strings.Count(string(data), "\n"); n != 4 {
-		t.Fatalf("%d lines:\n%s", n, data)
-	}
-	out, err := Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(in, out) {
-		t.Fatalf("round trip:\n in %+v\nout %+v", in, out)
-	}
-	if out, err := Decode(Encode(nil)); err != nil || out != nil {
-		t.Fatalf("empty registry: %v %v", out, err)
+		{NS: nsfs.ID{Ino: 1}, Namespace: "tab\there", Pod: "new\nline", Container: "-", ContainerID: "100%", PID: 1, GIDMaps: maps(0, 1, 1)},
+	} {
+		data := e.Encode()
+		if n := strings.Count(string(data), "\n"); n != 6 {
+			t.Fatalf("%d lines:\n%s", n, data)
+		}
+		got, err := DecodeEntry(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, e) {
+			t.Fatalf("round trip:\n in %+v\nout %+v", e, got)
+		}
 	}
 }
 
-func TestDecodeErrors(t *testing.T) {
-	good := strings.TrimSuffix(string(Encode([]Entry{{ContainerID: "c", PID: 1, UIDMaps: maps(0, 1, 1)}})), "\n")
-	line := strings.Split(good, "\n")[1]
-	f := strings.Split(line, "\t")
-	with := func(i int, v string) string {
-		g := append([]string(nil), f...)
-		g[i] = v
-		return header + "\n" + strings.Join(g, "\t") + "\n"
+func TestDecodeEntryErrors(t *testing.T) {
+	good := (&Entry{NS: nsfs.ID{Dev: 1, Ino: 2}, PID: 1, UIDMaps: maps(0, 1, 1)}).Encode()
+	lines := strings.Split(strings.TrimSuffix(string(good), "\n"), "\n")
+	with := func(line int, field int, v string) string {
+		l := slices.Clone(lines)
+		f := strings.Split(l[line], "\t")
+		f[field] = v
+		l[line] = strings.Join(f, "\t")
+		return strings.Join(l, "\n") + "\n"
 	}
 	for _, tc := range []struct{ name, in, want string }{
-		{"bad header", "crio-userns-registry 2\n", `line 1: unknown header "crio-userns-registry 2" (want "crio-userns-registry 1")`},
-		{"few fields", header + "\na\tb\n", "line 2: 2 fields, want 12"},
-		{"empty container", with(0, "-"), "line 2: empty container ID"},
-		{"bad escape", with(1, "%zz"), `line 2: field 2: invalid URL escape "%zz"`},
-		{"bad pid", with(5, "0"), `line 2: pid "0": not a positive number`},
-		{"bad start", with(6, "x"), `line 2: field 7: strconv.ParseUint: parsing "x": invalid syntax`},
-		{"bad map", with(10, "0:1"), `line 2: uid map: extent "0:1": want container:host:size`},
-		{"map number", with(11, "0:1:4294967296"), `line 2: gid map: extent "0:1:4294967296": strconv.ParseUint: parsing "4294967296": value out of range`},
-		{"zero size", with(10, "0:1:0"), `line 2: uid map: extent "0:1:0": size 0`},
+		{"bad header", "crio-userns-registry-entry 1\n1\t2\n-\t-\t-\n-\t-\t1\t0\t-\n-\n-\n", `line 1: unknown header "crio-userns-registry-entry 1" (want "crio-userns-registry-entry 2")`},
+		{"truncated", string(good[:len(good)-5]), "truncated: no final newline"},
+		{"few lines", entryHeader + "\n1\t2\n", "2 lines, want 6"},
+		{"few fields", with(2, 2, "a\tb\tc"), "line 3: 5 fields, want 3"},
+		{"bad inode", with(1, 1, "0"), `line 2: inode "0": not a positive number`},
+		{"bad escape", with(2, 0, "%zz"), `line 3: field 1: invalid escape "%zz"`},
+		{"bad pid", with(3, 2, "0"), `line 4: pid "0": not a positive number`},
+		{"bad start", with(3, 3, "x"), `line 4: start time: strconv.ParseUint: parsing "x": invalid syntax`},
+		{"bad map", with(4, 0, "0:1"), `line 5: uid map: extent "0:1": want container:host:size`},
+		{"map number", with(5, 0, "0:1:4294967296"), `line 6: gid map: extent "0:1:4294967296": strconv.ParseUint: parsing "4294967296": value out of range`},
+		{"zero size", with(4, 0, "0:1:0"), `line 5: uid map: extent "0:1:0": size 0`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := Decode([]byte(tc.in)); err == nil || err.Error() != tc.want {
+			if _, err := DecodeEntry([]byte(tc.in)); err == nil || err.Error() != tc.want {
 				t.Fatalf("error = %v\nwant    %s", err, tc.want)
 			}
 		})
 	}
 }
 
+func TestSpansOf(t *testing.T) {
+	type sp struct {
+		first, last uint32
+		root        bool
+	}
+	conv := func(ss []span) []sp {
+		var out []sp
+		for _, s := range ss {
+			out = append(out, sp{s.first, s.last, s.root})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		in   []rspec.LinuxIDMapping
+		want []sp
+	}{
+		{"one block", maps(0, 200000, 65536), []sp{{200000, 265535, false}}},
+		{"map-to-root", maps(1, 200000, 65535, 0, 1000650000, 1), []sp{{200000, 265534, false}, {1000650000, 1000650000, true}}},
+		{"single ID, not root", maps(5, 1000650000, 1), []sp{{1000650000, 1000650000, false}}},
+		{"contiguous on the host merge", maps(0, 100, 10, 10, 110, 10), []sp{{100, 119, false}}},
+		{"size 0 ignored", maps(0, 100, 0), nil},
+	} {
+		if got := conv(spansOf(tc.in)); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// 340 scattered extents: at most maxSpans spans, covering every one.
+	var many []rspec.LinuxIDMapping
+	for i := range uint32(340) {
+		many = append(many, rspec.LinuxIDMapping{ContainerID: i, HostID: 1000000 + i*i*7, Size: 1})
+	}
+	ss := spansOf(many)
+	if len(ss) != maxSpans {
+		t.Fatalf("%d spans", len(ss))
+	}
+	for _, m := range many {
+		if !slices.ContainsFunc(ss, func(s span) bool { return s.first <= m.HostID && m.HostID <= s.last }) {
+			t.Fatalf("extent %v not covered by %v", m, ss)
+		}
+	}
+}
+
+// The in-place lookups agree with a brute-force scan, whatever is added
+// and removed.
+func TestIndexQueries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	d := &indexData{}
+	live := map[nsfs.ID]*Entry{}
+	podNS := map[string]nsfs.ID{} // the latest namespace of each pod
+	spans := map[nsfs.ID][2][]span{}
+	for round := range 400 {
+		if len(live) > 0 && rng.IntN(3) == 0 {
+			for id, e := range live {
+				d.remove(id)
+				delete(live, id)
+				if podNS[e.PodKey] == id {
+					delete(podNS, e.PodKey)
+				}
+				break
+			}
+		} else {
+			e := &Entry{NS: nsfs.ID{Dev: uint64(rng.IntN(3)), Ino: uint64(round + 1)}, PodKey: fmt.Sprintf("pod%d", rng.IntN(50)), Namespace: "ns"}
+			n := 1 + rng.IntN(20)
+			if rng.IntN(4) == 0 {
+				n = 340
+			}
+			for i := range n {
+				e.UIDMaps = append(e.UIDMaps, rspec.LinuxIDMapping{ContainerID: uint32(i), HostID: rng.Uint32N(1 << 24), Size: 1 + rng.Uint32N(70000)})
+			}
+			e.GIDMaps = maps(0, rng.Uint32N(1<<30), 65536)
+			d.add(e)
+			live[e.NS] = e
+			podNS[e.PodKey] = e.NS
+			spans[e.NS] = [2][]span{spansOf(e.UIDMaps), spansOf(e.GIDMaps)}
+		}
+		ix, err := parseIndex(d.encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ix.nNS != len(live) {
+			t.Fatalf("round %d: %d namespaces, want %d", round, ix.nNS, len(live))
+		}
+		for id := range live {
+			if _, ok := ix.findNS(id); !ok {
+				t.Fatalf("round %d: %v not found", round, id)
+			}
+			if _, ok := ix.findNS(nsfs.ID{Dev: id.Dev, Ino: id.Ino + 100000}); ok {
+				t.Fatal("found a namespace that is not there")
+			}
+		}
+		for range 20 {
+			side := rng.IntN(2)
+			first := rng.Uint32N(1 << 24)
+			last := first + rng.Uint32N(100000)
+			got := map[nsfs.ID]bool{}
+			ix.overlapping(side, first, last, func(s span) { got[ix.ns(s.ns).id] = true })
+			want := map[nsfs.ID]bool{}
+			for id := range live {
+				for _, s := range spans[id][side] {
+					if s.first <= last && s.last >= first {
+						want[id] = true
+					}
+				}
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("round %d: overlapping(%d, %d, %d) = %v, want %v", round, side, first, last, got, want)
+			}
+		}
+		for pod, id := range podNS {
+			i, ok := ix.podNS(hashString(pod))
+			if !ok || ix.ns(i).id != id {
+				t.Fatalf("round %d: pod %s -> %v, %v; want %v", round, pod, i, ok, id)
+			}
+		}
+		if ix.nPod != len(podNS) {
+			t.Fatalf("round %d: %d pods, want %d", round, ix.nPod, len(podNS))
+		}
+	}
+}
+
+func TestParseIndexDamage(t *testing.T) {
+	d := &indexData{}
+	d.add(&Entry{NS: nsfs.ID{Dev: 1, Ino: 2}, PodKey: "p", UIDMaps: maps(0, 1, 1)})
+	good := d.encode()
+	for name, data := range map[string][]byte{
+		"empty":     nil,
+		"magic":     append([]byte("XXXXXXXX"), good[8:]...),
+		"version":   func() []byte { b := slices.Clone(good); b[8] = 9; return b }(),
+		"checksum":  func() []byte { b := slices.Clone(good); b[headerSize] ^= 1; return b }(),
+		"truncated": good[:len(good)-8],
+	} {
+		if _, err := parseIndex(data); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := parseIndex(good); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestConflicts(t *testing.T) {
-	self := Entry{ContainerID: "me", PodKey: "sandbox:a", Namespace: "proj", UIDMaps: maps(1, 200000, 65535, 0, 1000650000, 1), GIDMaps: maps(0, 200000, 65536)}
+	self := &Entry{NS: nsfs.ID{Ino: 1}, PodKey: "sandbox:a", Namespace: "proj", UIDMaps: maps(1, 200000, 65535, 0, 1000650000, 1), GIDMaps: maps(0, 200000, 65536)}
 	for _, tc := range []struct {
 		name  string
 		other Entry
 		want  []string // "map mine-index shared"
 	}{
-		{"disjoint", Entry{PodKey: "sandbox:b", UIDMaps: maps(0, 265535, 65536), GIDMaps: maps(0, 265536, 65536)}, nil},
-		{"same pod", Entry{PodKey: "sandbox:a", UIDMaps: self.UIDMaps, GIDMaps: self.GIDMaps}, nil},
-		{"same namespace inode", Entry{PodKey: "sandbox:b", NSDev: 4, NSIno: 9, UIDMaps: self.UIDMaps}, nil},
-		{"uid overlap", Entry{PodKey: "sandbox:b", UIDMaps: maps(0, 265000, 1000)}, []string{"uid_map 0 265000-265534"}},
-		{"gid overlap at the edge", Entry{PodKey: "sandbox:b", GIDMaps: maps(0, 100000, 100001)}, []string{"gid_map 0 200000"}},
-		{"same project shares root", Entry{PodKey: "sandbox:b", Namespace: "proj", UIDMaps: maps(0, 1000650000, 1)}, nil},
-		{"other project, same root", Entry{PodKey: "sandbox:b", Namespace: "other", UIDMaps: maps(0, 1000650000, 1)}, []string{"uid_map 1 1000650000"}},
-		{"same project, root inside a large extent", Entry{PodKey: "sandbox:b", Namespace: "proj", UIDMaps: maps(0, 1000600000, 100000)}, []string{"uid_map 1 1000650000"}},
-		{"many extents", Entry{PodKey: "sandbox:b", UIDMaps: maps(0, 1, 1, 1, 200010, 5, 6, 250000, 1, 7, 9, 1)},
+		{"disjoint", Entry{NS: nsfs.ID{Ino: 2}, UIDMaps: maps(0, 265535, 65536), GIDMaps: maps(0, 265536, 65536)}, nil},
+		{"same namespace", Entry{NS: nsfs.ID{Ino: 1}, PodKey: "sandbox:b", UIDMaps: self.UIDMaps, GIDMaps: self.GIDMaps}, nil},
+		{"same pod key is not enough", Entry{NS: nsfs.ID{Ino: 2}, PodKey: "sandbox:a", UIDMaps: maps(0, 265000, 1000)}, []string{"uid_map 0 265000-265534"}},
+		{"uid overlap", Entry{NS: nsfs.ID{Ino: 2}, UIDMaps: maps(0, 265000, 1000)}, []string{"uid_map 0 265000-265534"}},
+		{"gid overlap at the edge", Entry{NS: nsfs.ID{Ino: 2}, GIDMaps: maps(0, 100000, 100001)}, []string{"gid_map 0 200000"}},
+		{"same project shares root", Entry{NS: nsfs.ID{Ino: 2}, Namespace: "proj", UIDMaps: maps(0, 1000650000, 1)}, nil},
+		{"other project, same root", Entry{NS: nsfs.ID{Ino: 2}, Namespace: "other", UIDMaps: maps(0, 1000650000, 1)}, []string{"uid_map 1 1000650000"}},
+		{"same project, root inside a large extent", Entry{NS: nsfs.ID{Ino: 2}, Namespace: "proj", UIDMaps: maps(0, 1000600000, 100000)}, []string{"uid_map 1 1000650000"}},
+		{"many extents", Entry{NS: nsfs.ID{Ino: 2}, UIDMaps: maps(0, 1, 1, 1, 200010, 5, 6, 250000, 1, 7, 9, 1)},
 			[]string{"uid_map 0 200010-200014", "uid_map 0 250000"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			me := self
-			if tc.name == "same namespace inode" {
-				me.NSDev, me.NSIno = 4, 9
-			}
 			var got []string
-			for _, c := range Conflicts(me, tc.other, projectRange) {
+			for _, c := range Conflicts(self, &tc.other, projectRange) {
 				got = append(got, fmt.Sprintf("%s %d %s", c.Map, c.MineIndex, c.Shared))
 			}
 			if !reflect.DeepEqual(got, tc.want) {
@@ -108,16 +248,16 @@ func TestConflicts(t *testing.T) {
 			}
 		})
 	}
-	// Without a project range, even one project's roots collide.
-	other := Entry{PodKey: "sandbox:b", Namespace: "proj", UIDMaps: maps(0, 1000650000, 1)}
+	other := &Entry{NS: nsfs.ID{Ino: 2}, Namespace: "proj", UIDMaps: maps(0, 1000650000, 1)}
 	if len(Conflicts(self, other, nil)) != 1 {
 		t.Fatal("root sharing must need the project range")
 	}
 }
 
-// proc is a fake /proc for liveness.
+// proc is a fake /proc for liveness: ns/user is a plain file whose inode
+// stands for the namespace.
 type proc struct {
-	t    *testing.T
+	t    testing.TB
 	root string
 }
 
@@ -138,21 +278,21 @@ func (p proc) spawn(pid int, start uint64) Identity {
 
 func (p proc) kill(pid int) { os.RemoveAll(filepath.Join(p.root, strconv.Itoa(pid))) }
 
-func entryFor(id Identity, cid, pod string, pid int, uid []rspec.LinuxIDMapping) Entry {
-	return Entry{ContainerID: cid, PodKey: "sandbox:" + pod, Namespace: "ns-" + pod, Pod: pod, Container: "c",
-		PID: pid, StartTime: id.StartTime, NSDev: id.NSDev, NSIno: id.NSIno, UIDMaps: uid, GIDMaps: uid}
+func entryFor(id Identity, pod string, pid int, uid []rspec.LinuxIDMapping) *Entry {
+	return &Entry{NS: id.NS, PodKey: "sandbox:" + pod, Namespace: "ns-" + pod, Pod: pod, Container: "c", ContainerID: "c-" + pod,
+		PID: pid, StartTime: id.StartTime, UIDMaps: uid, GIDMaps: uid}
 }
 
 func TestAlive(t *testing.T) {
 	p := proc{t, t.TempDir()}
 	id := p.spawn(10, 500)
-	e := entryFor(id, "c", "a", 10, nil)
+	e := entryFor(id, "a", 10, nil)
 	if !Alive(p.root, e) {
 		t.Fatal("running process reported dead")
 	}
-	e2 := e
+	e2 := *e
 	e2.StartTime = 501 // pid reused by a later process
-	if Alive(p.root, e2) {
+	if Alive(p.root, &e2) {
 		t.Fatal("reused pid reported alive")
 	}
 	p.kill(10)
@@ -162,14 +302,14 @@ func TestAlive(t *testing.T) {
 	// The pod's pin keeps the namespace alive without a process.
 	pin := filepath.Join(p.root, "pin")
 	os.WriteFile(pin, nil, 0o644)
-	dev, ino, _ := nsOf(pin)
-	e.NSPath, e.NSDev, e.NSIno = pin, dev, ino
+	e.NSPath = pin
+	e.NS, _ = nsfs.Stat(pin)
 	if !Alive(p.root, e) {
 		t.Fatal("pinned namespace reported dead")
 	}
 	os.Remove(pin)
 	os.WriteFile(pin, []byte("x"), 0o644) // a new file: another inode
-	if _, ino2, _ := nsOf(pin); ino2 != ino && Alive(p.root, e) {
+	if id2, _ := nsfs.Stat(pin); id2 != e.NS && Alive(p.root, e) {
 		t.Fatal("replaced pin reported alive")
 	}
 }
@@ -201,119 +341,205 @@ func TestStartTime(t *testing.T) {
 	}
 }
 
-func TestCheckAndRecord(t *testing.T) {
-	p := proc{t, t.TempDir()}
-	r := &Registry{Dir: filepath.Join(t.TempDir(), "run"), ProcRoot: p.root}
-
-	a := entryFor(p.spawn(1, 1), "ca", "a", 1, maps(0, 200000, 65536))
-	if c, _, err := r.CheckAndRecord(a, projectRange, true, false); err != nil || len(c) != 0 {
-		t.Fatalf("first pod: %v %v", c, err)
-	}
-	b := entryFor(p.spawn(2, 1), "cb", "b", 2, maps(0, 265536, 65536))
-	if c, _, err := r.CheckAndRecord(b, projectRange, true, false); err != nil || len(c) != 0 {
-		t.Fatalf("disjoint pod: %v %v", c, err)
-	}
-	// c collides with a: refused, not recorded.
-	c := entryFor(p.spawn(3, 1), "cc", "c", 3, maps(0, 230000, 10))
-	got, _, err := r.CheckAndRecord(c, projectRange, true, false)
-	if err != nil || len(got) != 2 || got[0].Other.ContainerID != "ca" {
-		t.Fatalf("colliding pod: %+v %v", got, err)
-	}
-	entries, _ := r.read()
-	if ids := ids(entries); !reflect.DeepEqual(ids, []string{"ca", "cb"}) {
-		t.Fatalf("registry after refusal: %v", ids)
-	}
-	// force (audit mode) records it anyway.
-	if got, _, _ := r.CheckAndRecord(c, projectRange, true, true); len(got) != 2 {
-		t.Fatalf("audit: %v", got)
-	}
-	entries, _ = r.read()
-	if ids := ids(entries); len(ids) != 3 {
-		t.Fatalf("registry after audit: %v", ids)
-	}
-	// a dies: d, which collides only with a, passes and a is pruned.
-	p.kill(1)
-	d := entryFor(p.spawn(4, 1), "cd", "d", 4, maps(0, 200000, 5))
-	got, st, err := r.CheckAndRecord(d, projectRange, true, false)
+// check runs one hook's transaction: query, record when there is no
+// conflict (or force), close.
+func check(t testing.TB, r *Registry, self *Entry, force bool) (*Result, Stats) {
+	t.Helper()
+	tx, err := r.Begin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 0 || st.Pruned == 0 {
-		t.Fatalf("dead entry should be pruned: %+v %+v", got, st)
+	res, err := tx.Query(self, projectRange)
+	if err != nil {
+		tx.Close()
+		t.Fatal(err)
 	}
-	entries, _ = r.read()
-	for _, e := range entries {
-		if e.ContainerID == "ca" {
-			t.Fatalf("dead entry kept: %v", ids(entries))
+	if force || (len(res.Conflicts) == 0 && res.PodElsewhere == nil && res.OtherPod == nil) {
+		if err := tx.Record(self, res); err != nil {
+			t.Fatal(err)
 		}
 	}
-	// Check (validate) never writes.
-	before, _ := os.ReadFile(r.File())
-	if got, _, err := r.Check(entryFor(Identity{}, "x", "x", 9, maps(0, 265536, 1)), projectRange); err != nil || len(got) != 2 {
-		t.Fatalf("Check: %v %v", got, err)
+	if err := tx.Close(); err != nil {
+		t.Fatal(err)
 	}
-	after, _ := os.ReadFile(r.File())
-	if string(before) != string(after) {
-		t.Fatal("Check wrote the registry")
+	return res, tx.Stats
+}
+
+func registered(t *testing.T, r *Registry) []string {
+	t.Helper()
+	tx, err := r.Snapshot()
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A missing registry is empty for Check.
-	empty := &Registry{Dir: filepath.Join(t.TempDir(), "none"), ProcRoot: p.root}
-	if got, _, err := empty.Check(d, projectRange); err != nil || got != nil {
-		t.Fatalf("Check on no registry: %v %v", got, err)
+	var pods []string
+	for i := range tx.Len() {
+		e, err := tx.entry(i)
+		if err != nil || e == nil {
+			t.Fatalf("entry %d: %v %v", i, e, err)
+		}
+		pods = append(pods, e.Pod)
+	}
+	slices.Sort(pods)
+	return pods
+}
+
+func TestTxn(t *testing.T) {
+	p := proc{t, t.TempDir()}
+	r := &Registry{Dir: filepath.Join(t.TempDir(), "run"), ProcRoot: p.root}
+
+	a := entryFor(p.spawn(1, 1), "a", 1, maps(0, 200000, 65536))
+	if res, st := check(t, r, a, false); len(res.Conflicts) != 0 || res.Registered || !st.Written {
+		t.Fatalf("first pod: %+v %+v", res, st)
+	}
+	// The pod's second container, in the same namespace: found by key,
+	// nothing written.
+	if res, st := check(t, r, a, false); !res.Registered || st.Written || st.Read != 1 {
+		t.Fatalf("second container: %+v %+v", res, st)
+	}
+	b := entryFor(p.spawn(2, 1), "b", 2, maps(0, 265536, 65536))
+	if res, _ := check(t, r, b, false); len(res.Conflicts) != 0 {
+		t.Fatalf("disjoint pod: %+v", res)
+	}
+	// c collides with a: refused, not recorded.
+	c := entryFor(p.spawn(3, 1), "c", 3, maps(0, 230000, 10))
+	res, _ := check(t, r, c, false)
+	if len(res.Conflicts) != 2 || res.Conflicts[0].Other.Pod != "a" {
+		t.Fatalf("colliding pod: %+v", res)
+	}
+	if got := registered(t, r); !reflect.DeepEqual(got, []string{"a", "b"}) {
+		t.Fatalf("registry after refusal: %v", got)
+	}
+	// Forced (audit mode), it is recorded anyway.
+	check(t, r, c, true)
+	if got := registered(t, r); !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
+		t.Fatalf("registry after audit: %v", got)
+	}
+	// a dies: d, which collides only with a (and c), passes once both are pruned.
+	p.kill(1)
+	p.kill(3)
+	d := entryFor(p.spawn(4, 1), "d", 4, maps(0, 200000, 5))
+	res, st := check(t, r, d, false)
+	if len(res.Conflicts) != 0 || st.Pruned < 1 {
+		t.Fatalf("dead entries should be pruned: %+v %+v", res, st)
+	}
+	if got := registered(t, r); slices.Contains(got, "a") {
+		t.Fatalf("dead entry kept: %v", got)
+	}
+	// The pruned entry's file is gone (unless a new namespace got its
+	// inode number and so its name).
+	if data, err := os.ReadFile(r.entryFile(a.NS)); !os.IsNotExist(err) && !strings.Contains(string(data), "\tns-d\t") {
+		t.Fatalf("pruned entry's file: %q %v", data, err)
+	}
+
+	// The pod already registered in another live namespace.
+	d2 := entryFor(p.spawn(5, 1), "d", 5, maps(0, 900000, 10))
+	if res, _ := check(t, r, d2, false); res.PodElsewhere == nil || res.PodElsewhere.NS != d.NS {
+		t.Fatalf("pod elsewhere: %+v", res)
+	}
+	// Another pod in d's namespace.
+	e := *d
+	e.PodKey, e.Pod = "sandbox:e", "e"
+	if res, _ := check(t, r, &e, false); res.OtherPod == nil || res.OtherPod.Pod != "d" {
+		t.Fatalf("two pods in one namespace: %+v", res)
+	}
+
+	// A namespace inode reused after its namespace died: the stale entry
+	// (other pod, other maps) is replaced, not taken for the same pod.
+	p.kill(2)
+	id2 := p.spawn(2, 9)
+	stale := entryFor(id2, "old", 2, maps(0, 7000000, 10))
+	stale.StartTime = 1
+	check(t, r, stale, true)
+	reused := entryFor(id2, "f", 2, maps(0, 3000000, 10))
+	if res, _ := check(t, r, reused, false); res.Registered || res.OtherPod != nil {
+		t.Fatalf("reused inode: %+v", res)
+	}
+	if got := registered(t, r); slices.Contains(got, "old") || !slices.Contains(got, "f") {
+		t.Fatalf("after reuse: %v", got)
+	}
+
+	// The index is derived: lost or damaged, it is rebuilt from the entries.
+	before := registered(t, r)
+	os.Remove(r.indexFile())
+	if got := registered(t, r); !reflect.DeepEqual(got, before) {
+		t.Fatalf("rebuilt from the entries: %v, want %v", got, before)
+	}
+	os.WriteFile(r.indexFile(), []byte("garbage"), 0o600)
+	check(t, r, d, false)
+	if got := registered(t, r); !reflect.DeepEqual(got, before) {
+		t.Fatalf("after a damaged index: %v, want %v", got, before)
+	}
+	// A damaged entry fails closed, naming the file.
+	os.WriteFile(r.entryFile(d.NS), []byte("garbage\n"), 0o600)
+	tx, err := r.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Query(d, projectRange)
+	tx.Close()
+	if err == nil || !strings.Contains(err.Error(), r.entryFile(d.NS)+": 1 lines, want 6") {
+		t.Fatalf("damaged entry: %v", err)
 	}
 }
 
-// The sweep removes dead entries that never collide, a few per run.
+// The sweep removes dead entries that never collide, whichever
+// containers start.
 func TestSweep(t *testing.T) {
 	p := proc{t, t.TempDir()}
 	r := &Registry{Dir: t.TempDir(), ProcRoot: p.root}
 	for i := 1; i <= 20; i++ {
-		e := entryFor(p.spawn(i, 1), fmt.Sprintf("c%d", i), fmt.Sprintf("p%d", i), i, maps(0, uint32(i)*100000, 1000))
-		if _, _, err := r.CheckAndRecord(e, nil, true, false); err != nil {
-			t.Fatal(err)
-		}
+		check(t, r, entryFor(p.spawn(i, 1), fmt.Sprintf("p%02d", i), i, maps(0, uint32(i)*100000, 1000)), false)
 	}
 	for i := 1; i <= 20; i++ {
 		p.kill(i)
 	}
-	for run := 0; run < 20/SweepPerRun+1; run++ {
-		e := entryFor(p.spawn(100, 1), "me", "me", 100, maps(0, 5000000, 10))
-		if _, _, err := r.CheckAndRecord(e, nil, true, false); err != nil {
-			t.Fatal(err)
-		}
+	me := entryFor(p.spawn(100, 1), "me", 100, maps(0, 5000000, 10))
+	for run := 0; run < 400 && len(registered(t, r)) > 1; run++ {
+		check(t, r, me, false)
 	}
-	entries, _ := r.read()
-	if ids := ids(entries); !reflect.DeepEqual(ids, []string{"me"}) {
-		t.Fatalf("after sweeping: %v", ids)
+	if got := registered(t, r); !reflect.DeepEqual(got, []string{"me"}) {
+		t.Fatalf("after sweeping: %v", got)
 	}
 }
 
-func ids(es []Entry) []string {
-	var out []string
-	for _, e := range es {
-		out = append(out, e.ContainerID)
+func TestPodNamespace(t *testing.T) {
+	p := proc{t, t.TempDir()}
+	r := &Registry{Dir: filepath.Join(t.TempDir(), "run"), ProcRoot: p.root}
+	if e, err := r.PodNamespace("sandbox:a"); e != nil || err != nil {
+		t.Fatalf("empty registry: %v %v", e, err)
 	}
-	return out
+	a := entryFor(p.spawn(1, 1), "a", 1, maps(0, 200000, 65536))
+	check(t, r, a, false)
+	if e, err := r.PodNamespace("sandbox:a"); err != nil || e == nil || e.NS != a.NS {
+		t.Fatalf("registered pod: %v %v", e, err)
+	}
+	if e, err := r.PodNamespace("sandbox:b"); e != nil || err != nil {
+		t.Fatalf("other pod: %v %v", e, err)
+	}
+	p.kill(1)
+	if e, err := r.PodNamespace("sandbox:a"); e != nil || err != nil {
+		t.Fatalf("dead pod: %v %v", e, err)
+	}
 }
 
-func FuzzDecode(f *testing.F) {
-	f.Add(string(Encode([]Entry{{ContainerID: "c1", PodKey: "k", PID: 1, UIDMaps: maps(0, 1, 2)}})))
-	f.Add(header + "\n")
-	f.Add("")
-	f.Add(header + "\na\tb\n")
-	f.Fuzz(func(t *testing.T, s string) {
-		entries, err := Decode([]byte(s))
-		if err != nil {
-			return
-		}
-		again, err := Decode(Encode(entries))
-		if err != nil {
-			t.Fatalf("re-decode: %v", err)
-		}
-		if len(again) != len(entries) || (len(entries) > 0 && !reflect.DeepEqual(again, entries)) {
-			t.Fatalf("round trip changed entries:\n%+v\n%+v", entries, again)
-		}
-	})
+// A registry of the previous format is taken over on the first run.
+func TestTakeOverLegacy(t *testing.T) {
+	p := proc{t, t.TempDir()}
+	r := &Registry{Dir: t.TempDir(), ProcRoot: p.root}
+	id := p.spawn(7, 3)
+	legacy := fmt.Sprintf("%s\nc1\tsandbox:x\tproj\tweb\tapp\t7\t3\t%d\t%d\t-\t0:200000:65536\t0:200000:65536\nc2\tsandbox:x\tproj\tweb\tside\t7\t3\t%d\t%d\t-\t0:200000:65536\t0:200000:65536\n",
+		legacyHeader, id.NS.Dev, id.NS.Ino, id.NS.Dev, id.NS.Ino)
+	os.WriteFile(r.legacyFile(), []byte(legacy), 0o600)
+	clash := entryFor(p.spawn(8, 1), "other", 8, maps(0, 230000, 10))
+	if res, _ := check(t, r, clash, false); len(res.Conflicts) != 2 || res.Conflicts[0].Other.Pod != "web" {
+		t.Fatalf("legacy entry not seen: %+v", res)
+	}
+	if _, err := os.Stat(r.legacyFile()); !os.IsNotExist(err) {
+		t.Fatalf("legacy file kept: %v", err)
+	}
+	if got := registered(t, r); !reflect.DeepEqual(got, []string{"web"}) {
+		t.Fatalf("registered: %v", got)
+	}
 }
 
 func TestUnsafeDir(t *testing.T) {
@@ -323,14 +549,58 @@ func TestUnsafeDir(t *testing.T) {
 	}
 	os.Chmod(dir, 0o777)
 	r := &Registry{Dir: dir, ProcRoot: t.TempDir()}
-	_, _, err := r.CheckAndRecord(Entry{ContainerID: "c", PID: 1}, nil, true, false)
-	if err == nil || err.Error() != dir+": writable by group or others (mode 0777)" {
+	if _, err := r.Begin(); err == nil || err.Error() != dir+": writable by group or others (mode 0777)" {
+		t.Fatalf("error = %v", err)
+	}
+	os.Chmod(dir, 0o700)
+	os.Mkdir(filepath.Join(dir, "ns"), 0o777)
+	os.Chmod(filepath.Join(dir, "ns"), 0o777)
+	if _, err := r.Begin(); err == nil || err.Error() != dir+"/ns: writable by group or others (mode 0777)" {
 		t.Fatalf("error = %v", err)
 	}
 	file := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(file, nil, 0o600)
 	r.Dir = file
-	if _, _, err := r.CheckAndRecord(Entry{ContainerID: "c", PID: 1}, nil, true, false); err == nil {
+	if _, err := r.Begin(); err == nil {
 		t.Fatal("a file as registry_dir was accepted")
 	}
+}
+
+func FuzzDecodeEntry(f *testing.F) {
+	f.Add(string((&Entry{NS: nsfs.ID{Dev: 1, Ino: 2}, PodKey: "k", PID: 1, UIDMaps: maps(0, 1, 2)}).Encode()))
+	f.Add(entryHeader + "\n")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := DecodeEntry([]byte(s))
+		if err != nil {
+			return
+		}
+		again, err := DecodeEntry(e.Encode())
+		if err != nil || !reflect.DeepEqual(again, e) {
+			t.Fatalf("round trip: %+v -> %+v, %v", e, again, err)
+		}
+	})
+}
+
+// FuzzParseIndex feeds parseIndex arbitrary bodies with a valid checksum,
+// so that the structure checks, not the checksum, meet the input; whatever
+// parses must be safe to look up.
+func FuzzParseIndex(f *testing.F) {
+	d := &indexData{}
+	d.add(&Entry{NS: nsfs.ID{Dev: 1, Ino: 2}, PodKey: "p", UIDMaps: maps(0, 1, 10), GIDMaps: maps(0, 5, 1)})
+	good := d.encode()
+	f.Add(good[:len(good)-4])
+	f.Add([]byte(indexMagic))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		data := le.AppendUint32(slices.Clone(body), checksum(body))
+		ix, err := parseIndex(data)
+		if err != nil {
+			return
+		}
+		for side := range 2 {
+			ix.overlapping(side, 0, ^uint32(0), func(s span) {})
+		}
+		ix.findNS(nsfs.ID{Dev: 1, Ino: 2})
+		ix.podNS(hashString("p"))
+	})
 }

@@ -1,0 +1,60 @@
+package bundle
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestIDMappings(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		fast bool
+		want []rspec.LinuxIDMapping
+		err  bool
+	}{
+		{in: `[{"containerID":0,"hostID":200000,"size":65536}]`, fast: true, want: []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}},
+		{in: " [ { \"containerID\" : 1 , \"hostID\" : 2 , \"size\" : 3 } ,\n{\"containerID\":0,\"hostID\":4294967295,\"size\":1} ] ", fast: true,
+			want: []rspec.LinuxIDMapping{{ContainerID: 1, HostID: 2, Size: 3}, {ContainerID: 0, HostID: 4294967295, Size: 1}}},
+		{in: `[]`, fast: true, want: []rspec.LinuxIDMapping{}},
+		{in: `null`},
+		{in: `[{"hostID":2,"containerID":1,"size":3}]`, want: []rspec.LinuxIDMapping{{ContainerID: 1, HostID: 2, Size: 3}}},
+		{in: `[{"ContainerID":1,"hostID":2,"size":3}]`, want: []rspec.LinuxIDMapping{{ContainerID: 1, HostID: 2, Size: 3}}},
+		{in: `[{"containerID":1,"hostID":2,"size":3,"containerID":7}]`, want: []rspec.LinuxIDMapping{{ContainerID: 7, HostID: 2, Size: 3}}},
+		{in: `[{"containerID":1,"hostID":2,"size":3,"extra":true}]`, want: []rspec.LinuxIDMapping{{ContainerID: 1, HostID: 2, Size: 3}}},
+		{in: `[{"containerID":1,"hostID":4294967296,"size":3}]`, err: true},
+		{in: `[{"containerID":-1,"hostID":2,"size":3}]`, err: true},
+		{in: `[{"containerID":1.5,"hostID":2,"size":3}]`, err: true},
+		{in: `[{"containerID":1e2,"hostID":2,"size":3}]`, err: true},
+	} {
+		_, fast := fastIDMappings([]byte(tc.in))
+		var m idMappings
+		err := json.Unmarshal([]byte(tc.in), &m)
+		if fast != tc.fast || (err != nil) != tc.err || (!tc.err && !reflect.DeepEqual([]rspec.LinuxIDMapping(m), tc.want)) {
+			t.Errorf("%s: fast %v, got %v, %v; want fast %v, %v, err %v", tc.in, fast, m, err, tc.fast, tc.want, tc.err)
+		}
+	}
+}
+
+// FuzzIDMappings: whatever the fast reader accepts, encoding/json reads
+// the same way.
+func FuzzIDMappings(f *testing.F) {
+	f.Add(`[{"containerID":0,"hostID":200000,"size":65536}]`)
+	f.Add(`[ {"containerID":1,"hostID":2,"size":3} , {"containerID":00,"hostID":2,"size":3} ]`)
+	f.Add(`[{"containerID":1,"hostID":2,"size":3}]x`)
+	f.Fuzz(func(t *testing.T, s string) {
+		fast, ok := fastIDMappings([]byte(s))
+		if !ok {
+			return
+		}
+		var std []rspec.LinuxIDMapping
+		if err := json.Unmarshal([]byte(s), &std); err != nil {
+			t.Fatalf("fast reader accepted %q, encoding/json: %v", s, err)
+		}
+		if !reflect.DeepEqual(fast, std) {
+			t.Fatalf("%q: fast %v, encoding/json %v", s, fast, std)
+		}
+	})
+}

@@ -1,0 +1,364 @@
+package registry
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/adler32"
+	"hash/fnv"
+	"slices"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crio-userns/crio-userns/hook/internal/nsfs"
+	"github.com/crio-userns/crio-userns/internal/idmap"
+)
+
+// The index file, little-endian:
+//
+//	header  magic[8] "CUNSIDX\x00", version u32, namespaces u32,
+//	        uid spans u32, gid spans u32, pods u32, reserved u32
+//	ns      namespaces x {dev u64, ino u64, namespace hash u64}, sorted by (dev, ino)
+//	spans   uid spans x {first u32, last u32, max last so far u32, ref u32},
+//	        then gid spans, each sorted by (first, last); ref is the
+//	        namespace's record number, bit 31 set for a single-ID root
+//	        extent ("0 H 1")
+//	pods    pods x {pod key hash u64, namespace record u32, reserved u32},
+//	        sorted by hash
+//	sum     Adler-32 of everything before it
+//
+// Fixed-size records, so a lookup binary-searches the bytes in place.
+const (
+	indexMagic   = "CUNSIDX\x00"
+	indexVersion = 2
+	headerSize   = 32
+	nsSize       = 24
+	spanSize     = 16
+	podSize      = 16
+	rootBit      = 1 << 31
+)
+
+// maxSpans bounds the spans one namespace puts in the index per side: a
+// map of 340 scattered extents becomes 8 spans covering them, and the
+// exact comparison reads the entry.
+const maxSpans = 8
+
+var le = binary.LittleEndian
+
+// errIndex marks an index to rebuild rather than trust.
+var errIndex = errors.New("index unusable")
+
+// index is a parsed view of an index file's bytes.
+type index struct {
+	data          []byte
+	nNS, nPod     int
+	nSpan         [2]int
+	offSpan       [2]int
+	offNS, offPod int
+}
+
+func parseIndex(data []byte) (*index, error) {
+	if len(data) < headerSize+4 || string(data[:8]) != indexMagic {
+		return nil, fmt.Errorf("%w: not an index", errIndex)
+	}
+	if v := le.Uint32(data[8:]); v != indexVersion {
+		return nil, fmt.Errorf("%w: version %d, want %d", errIndex, v, indexVersion)
+	}
+	body := data[:len(data)-4]
+	if checksum(body) != le.Uint32(data[len(data)-4:]) {
+		return nil, fmt.Errorf("%w: checksum mismatch", errIndex)
+	}
+	ix := &index{data: body}
+	ix.nNS = int(le.Uint32(data[12:]))
+	ix.nSpan[0] = int(le.Uint32(data[16:]))
+	ix.nSpan[1] = int(le.Uint32(data[20:]))
+	ix.nPod = int(le.Uint32(data[24:]))
+	ix.offNS = headerSize
+	ix.offSpan[0] = ix.offNS + ix.nNS*nsSize
+	ix.offSpan[1] = ix.offSpan[0] + ix.nSpan[0]*spanSize
+	ix.offPod = ix.offSpan[1] + ix.nSpan[1]*spanSize
+	if want := ix.offPod + ix.nPod*podSize; want != len(body) || ix.nNS > len(body) || ix.nPod > len(body) {
+		return nil, fmt.Errorf("%w: %d bytes, the header says %d", errIndex, len(body), want)
+	}
+	return ix, nil
+}
+
+type nsRec struct {
+	id     nsfs.ID
+	nsHash uint64 // of the pod's Kubernetes namespace, 0 for none
+}
+
+type span struct {
+	first, last, maxLast uint32
+	ns                   int
+	root                 bool
+}
+
+type podRec struct {
+	hash uint64
+	ns   int
+}
+
+func (ix *index) ns(i int) nsRec {
+	b := ix.data[ix.offNS+i*nsSize:]
+	return nsRec{id: nsfs.ID{Dev: le.Uint64(b), Ino: le.Uint64(b[8:])}, nsHash: le.Uint64(b[16:])}
+}
+
+func (ix *index) span(side, i int) span {
+	b := ix.data[ix.offSpan[side]+i*spanSize:]
+	ref := le.Uint32(b[12:])
+	return span{first: le.Uint32(b), last: le.Uint32(b[4:]), maxLast: le.Uint32(b[8:]), ns: int(ref &^ rootBit), root: ref&rootBit != 0}
+}
+
+func (ix *index) pod(i int) podRec {
+	b := ix.data[ix.offPod+i*podSize:]
+	return podRec{hash: le.Uint64(b), ns: int(le.Uint32(b[8:]))}
+}
+
+// findNS returns the record number of id.
+func (ix *index) findNS(id nsfs.ID) (int, bool) {
+	lo, hi := 0, ix.nNS
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		r := ix.ns(m).id
+		if cmp.Or(cmp.Compare(r.Dev, id.Dev), cmp.Compare(r.Ino, id.Ino)) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < ix.nNS && ix.ns(lo).id == id {
+		return lo, true
+	}
+	return 0, false
+}
+
+// overlapping calls fn for every span of side that shares an ID with
+// [first, last]: the last span starting at or before last is found by
+// binary search, and the walk towards lower starts stops where no earlier
+// span reaches first (the running maximum of last IDs says so).
+func (ix *index) overlapping(side int, first, last uint32, fn func(span)) {
+	n := ix.nSpan[side]
+	// hi = number of spans with first <= last
+	lo, hi := 0, n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if ix.span(side, m).first <= last {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	for i := lo - 1; i >= 0; i-- {
+		s := ix.span(side, i)
+		if s.maxLast < first {
+			return
+		}
+		if s.last >= first {
+			fn(s)
+		}
+	}
+}
+
+// podNS returns the record number of the namespace registered for the pod
+// whose key hashes to h.
+func (ix *index) podNS(h uint64) (int, bool) {
+	lo, hi := 0, ix.nPod
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if ix.pod(m).hash < h {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < ix.nPod && ix.pod(lo).hash == h {
+		return ix.pod(lo).ns, true
+	}
+	return 0, false
+}
+
+// indexData is an index decoded for change: done only when a namespace is
+// added or removed. Its slices stay sorted as in the file, so that a change
+// is a linear pass, not a sort.
+type indexData struct {
+	ns    []nsRec   // by (dev, ino)
+	spans [2][]span // by (first, last)
+	pods  []podRec  // by hash
+}
+
+func (ix *index) decode() *indexData {
+	d := &indexData{ns: make([]nsRec, ix.nNS), pods: make([]podRec, ix.nPod)}
+	for i := range d.ns {
+		d.ns[i] = ix.ns(i)
+	}
+	for side := range 2 {
+		d.spans[side] = make([]span, ix.nSpan[side], ix.nSpan[side]+2*maxSpans)
+		for i := range d.spans[side] {
+			d.spans[side][i] = ix.span(side, i)
+		}
+	}
+	for i := range d.pods {
+		d.pods[i] = ix.pod(i)
+	}
+	return d
+}
+
+func cmpID(a, b nsfs.ID) int { return cmp.Or(cmp.Compare(a.Dev, b.Dev), cmp.Compare(a.Ino, b.Ino)) }
+
+func cmpSpan(a, b span) int {
+	return cmp.Or(cmp.Compare(a.first, b.first), cmp.Compare(a.last, b.last))
+}
+
+// renumber shifts the namespace references at or after from by delta,
+// dropping those to gone (when gone >= 0).
+func (d *indexData) renumber(from, delta, gone int) {
+	for side := range 2 {
+		if gone >= 0 {
+			d.spans[side] = slices.DeleteFunc(d.spans[side], func(s span) bool { return s.ns == gone })
+		}
+		for j := range d.spans[side] {
+			if d.spans[side][j].ns >= from {
+				d.spans[side][j].ns += delta
+			}
+		}
+	}
+	if gone >= 0 {
+		d.pods = slices.DeleteFunc(d.pods, func(p podRec) bool { return p.ns == gone })
+	}
+	for j := range d.pods {
+		if d.pods[j].ns >= from {
+			d.pods[j].ns += delta
+		}
+	}
+}
+
+// add puts e's namespace into d; the pod's record now names it.
+func (d *indexData) add(e *Entry) {
+	d.remove(e.NS)
+	pos, _ := slices.BinarySearchFunc(d.ns, e.NS, func(r nsRec, id nsfs.ID) int { return cmpID(r.id, id) })
+	d.renumber(pos, 1, -1)
+	d.ns = slices.Insert(d.ns, pos, nsRec{id: e.NS, nsHash: hashString(e.Namespace)})
+	for side, maps := range [2][]rspec.LinuxIDMapping{e.UIDMaps, e.GIDMaps} {
+		for _, s := range spansOf(maps) {
+			s.ns = pos
+			at, _ := slices.BinarySearchFunc(d.spans[side], s, cmpSpan)
+			d.spans[side] = slices.Insert(d.spans[side], at, s)
+		}
+	}
+	if e.PodKey != "" {
+		h := hashString(e.PodKey)
+		at, found := slices.BinarySearchFunc(d.pods, h, func(p podRec, h uint64) int { return cmp.Compare(p.hash, h) })
+		if found {
+			d.pods[at].ns = pos
+		} else {
+			d.pods = slices.Insert(d.pods, at, podRec{hash: h, ns: pos})
+		}
+	}
+}
+
+// remove drops id's namespace, its spans and its pod.
+func (d *indexData) remove(id nsfs.ID) {
+	i, found := slices.BinarySearchFunc(d.ns, id, func(r nsRec, id nsfs.ID) int { return cmpID(r.id, id) })
+	if !found {
+		return
+	}
+	d.ns = slices.Delete(d.ns, i, i+1)
+	d.renumber(i+1, -1, i)
+}
+
+// encode renders d as an index file.
+func (d *indexData) encode() []byte {
+	n := headerSize + len(d.ns)*nsSize + (len(d.spans[0])+len(d.spans[1]))*spanSize + len(d.pods)*podSize
+	b := make([]byte, 0, n+4)
+	b = append(b, indexMagic...)
+	b = le.AppendUint32(b, indexVersion)
+	b = le.AppendUint32(b, uint32(len(d.ns)))
+	b = le.AppendUint32(b, uint32(len(d.spans[0])))
+	b = le.AppendUint32(b, uint32(len(d.spans[1])))
+	b = le.AppendUint32(b, uint32(len(d.pods)))
+	b = le.AppendUint32(b, 0)
+	for _, r := range d.ns {
+		b = le.AppendUint64(b, r.id.Dev)
+		b = le.AppendUint64(b, r.id.Ino)
+		b = le.AppendUint64(b, r.nsHash)
+	}
+	for side := range 2 {
+		var maxLast uint32
+		for _, s := range d.spans[side] {
+			maxLast = max(maxLast, s.last)
+			ref := uint32(s.ns)
+			if s.root {
+				ref |= rootBit
+			}
+			b = le.AppendUint32(b, s.first)
+			b = le.AppendUint32(b, s.last)
+			b = le.AppendUint32(b, maxLast)
+			b = le.AppendUint32(b, ref)
+		}
+	}
+	for _, p := range d.pods {
+		b = le.AppendUint64(b, p.hash)
+		b = le.AppendUint32(b, uint32(p.ns))
+		b = le.AppendUint32(b, 0)
+	}
+	return le.AppendUint32(b, checksum(b))
+}
+
+// spansOf is a map's host side for the index: its extents' host ranges
+// merged, then the narrowest gaps closed until at most maxSpans remain. A
+// span that is exactly one single-ID root extent ("0 H 1") is marked, so
+// that pods of one project sharing their root ID need not read each other's
+// entries.
+func spansOf(maps []rspec.LinuxIDMapping) []span {
+	var rs []idmap.Range
+	roots := map[uint32]bool{}
+	for _, m := range maps {
+		if m.Size == 0 {
+			continue
+		}
+		rs = append(rs, idmap.HostRange(m))
+		if m.ContainerID == 0 && m.Size == 1 {
+			roots[m.HostID] = true
+		}
+	}
+	rs = idmap.MergeRanges(rs)
+	if len(rs) > maxSpans {
+		// Keep the maxSpans-1 widest gaps, close the others.
+		gaps := make([]int, len(rs)-1) // gap i lies between rs[i] and rs[i+1]
+		for i := range gaps {
+			gaps[i] = i
+		}
+		width := func(i int) uint32 { return rs[i+1].First - rs[i].Last }
+		slices.SortStableFunc(gaps, func(a, b int) int { return cmp.Compare(width(b), width(a)) })
+		keep := gaps[:maxSpans-1]
+		slices.Sort(keep)
+		merged := make([]idmap.Range, 0, maxSpans)
+		start := 0
+		for _, g := range keep {
+			merged = append(merged, idmap.Range{First: rs[start].First, Last: rs[g].Last})
+			start = g + 1
+		}
+		rs = append(merged, idmap.Range{First: rs[start].First, Last: rs[len(rs)-1].Last})
+	}
+	out := make([]span, len(rs))
+	for i, r := range rs {
+		out[i] = span{first: r.First, last: r.Last, root: r.First == r.Last && roots[r.First]}
+	}
+	return out
+}
+
+func hashString(s string) uint64 {
+	if s == "" {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+// checksum is the index's checksum, against damage (a partial copy,
+// a stray write): Adler-32, which needs no table built at start-up (CRC-32C's
+// costs the hook a good part of a millisecond on every container start).
+func checksum(b []byte) uint32 { return adler32.Checksum(b) }
