@@ -10,7 +10,7 @@ import (
 	"github.com/crio-userns/crio-userns/test/scenarios"
 )
 
-// Issue 4: patches/v1.36.3 0004 adds CRI-O's userns_reinstate_capabilities,
+// Issue 4: patches/v1.36.3 0006 adds CRI-O's userns_reinstate_capabilities,
 // which contrib/crio.conf.d sets to ["SETUID", "SETGID"]. Containers of pods
 // in a user namespace made for them (userns-mode auto/private, hostUsers:
 // false) that maps no host root get SETUID and SETGID back after the SCC
@@ -35,7 +35,7 @@ type capsCase struct {
 	manifest string
 	scc      string
 	// pristine is the manifest pristine CRI-O runs for the same pod: field
-	// report 000's pod-level runAsUser where the case needs patch 0003.
+	// report 000's pod-level runAsUser where the case needs patch 0005.
 	pristine string
 	// reinstated: whether SETUID/SETGID come back with the option set.
 	reinstated bool
@@ -62,12 +62,6 @@ var capsCases = map[string]capsCase{
 		scc:      podrun.SCCRestricted,
 		pristine: scenarios.Path("000-usernstest-host-userns.yaml"),
 	},
-	// 4. A private mapping that holds host UID 0.
-	"private-host-root": {
-		manifest: scenarios.Path("private-host-root-drop-setuid.yaml"),
-		scc:      podrun.SCCAnyUID,
-		pristine: scenarios.Path("private-host-root-drop-setuid.yaml"),
-	},
 	// 5. Kubernetes user namespaces, SETUID/SETGID dropped by the pod.
 	"native-userns": {
 		manifest:   scenarios.Path("native-userns-drop-setuid.yaml"),
@@ -78,7 +72,7 @@ var capsCases = map[string]capsCase{
 }
 
 // capsOrder runs the cases in a fixed order (map order is random).
-var capsOrder = []string{"restricted", "restricted-v2", "host-userns", "private-host-root", "native-userns"}
+var capsOrder = []string{"restricted", "restricted-v2", "host-userns", "native-userns"}
 
 // capsResult is what one case did on one node.
 type capsResult struct {
@@ -121,7 +115,7 @@ func capsRun(t *testing.T, f flavour, name string) capsResult {
 	return r
 }
 
-// reinstatedLogged reports whether crio's log has the info line of 0004 for
+// reinstatedLogged reports whether crio's log has the info line of 0006 for
 // the container of pod (NAMESPACE/NAME).
 func reinstatedLogged(log, pod, container string) bool {
 	for _, line := range strings.Split(log, "\n") {
@@ -249,26 +243,58 @@ func TestReinstateCapsNotInHostUserns(t *testing.T) {
 	})
 }
 
-// Issue 4, e2e 4: a private mapping that maps host UID 0 gets nothing back:
-// the container keeps the drop of SETUID/SETGID, as on pristine.
-func TestReinstateCapsNotWithHostRoot(t *testing.T) {
-	p := capsRun(t, patched, "private-host-root")
-	if !p.c.HasUIDMapping(0, 0, 65536) {
-		t.Fatalf("uid_map %s: want host root mapped (0 0 65536)", mapString(p.c.UIDMapSeen()))
+// A private mapping that holds host UID 0 never starts on a node with
+// contrib's drop-in: its minimum_mappable_uid/gid refuse it at
+// RunPodSandbox, on pristine CRI-O as with the series (the capabilities
+// logic refuses such namespaces too: see the series' unit tests).
+func TestShippedMinimumRefusesHostRootPrivatePods(t *testing.T) {
+	for _, f := range []flavour{pristine, patched} {
+		t.Run(string(f), func(t *testing.T) {
+			n := nodeFor(t, f)
+			res := run(t, n, scenarios.Path("private-host-root-drop-setuid.yaml"), podrun.Options{SCC: podrun.SCCAnyUID})
+			if want := "below minimum mappable UID 65536"; res.SandboxID != "" || !strings.Contains(res.SandboxError, want) {
+				t.Fatalf("RunPodSandbox: id %q error %q, want a refusal containing %q", res.SandboxID, res.SandboxError, want)
+			}
+			assertIdle(t, n)
+		})
 	}
-	if got := summary(t, p.c); got != onlyRootRuns {
-		t.Errorf("%q, want %q", got, onlyRootRuns)
+}
+
+// Pods whose range was not allocated for them ("private": the node-wide
+// mappings or explicit ones) and pods that share a host namespace get no
+// capabilities back, even though their namespaces map no host root and
+// nothing below the minimum.
+func TestReinstateCapsOnlyForOwnRangesWithoutHostNamespaces(t *testing.T) {
+	for _, tc := range []struct {
+		name, manifest string
+		f              flavour
+	}{
+		{"private with explicit mappings", "private-uidmapping-drop-setuid.yaml", patched},
+		{"auto on the host network", "auto-host-network-drop-setuid.yaml", patched},
+		{"private with the node-wide mappings", "private-node-mappings-drop-setuid.yaml", patchedNodeMappings},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := nodeFor(t, tc.f)
+			res := run(t, n, scenarios.Path(tc.manifest), podrun.Options{SCC: podrun.SCCNone})
+			c := onlyContainer(t, res)
+			requireRunning(t, res, c)
+			if m := c.UIDMapSeen(); len(m) == 0 || m[0] == [3]uint32{0, 0, 4294967295} {
+				t.Fatalf("uid_map %s: want a user namespace", mapString(m))
+			}
+			if got := summary(t, c); got != onlyRootRuns {
+				t.Errorf("%q, want %q", got, onlyRootRuns)
+			}
+			requireSetIDCaps(t, c, false)
+			log, err := os.ReadFile(n.CrioLog())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reinstatedLogged(string(log), res.Namespace+"/"+res.Pod, c.Name) {
+				t.Errorf("crio logged reinstated capabilities for %s", tc.name)
+			}
+			assertIdle(t, n)
+		})
 	}
-	requireSetIDCaps(t, p.c, false)
-	if p.logged {
-		t.Errorf("crio logged reinstated capabilities for a user namespace that maps host root")
-	}
-	t.Run("as on pristine", func(t *testing.T) {
-		q := capsRun(t, pristine, "private-host-root")
-		if got, want := summary(t, p.c), summary(t, q.c); got != want || p.c.CapBnd != q.c.CapBnd {
-			t.Errorf("%q CapBnd %s, want pristine's %q %s", got, p.c.CapBnd, want, q.c.CapBnd)
-		}
-	})
 }
 
 // Issue 4, e2e 5: Kubernetes user namespaces (hostUsers: false) get them

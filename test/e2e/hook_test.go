@@ -117,7 +117,7 @@ func TestHookPassesFieldReportPods(t *testing.T) {
 // A mapping that holds host root is refused at CreateContainer with the
 // hook's first stderr line in the error, and nothing is left behind.
 func TestHookRefusesHostRootMapping(t *testing.T) {
-	n := nodeFor(t, withHook)
+	n := nodeFor(t, withHookNoMinimum)
 	res := run(t, n, scenarios.Path("hostile-private-host-root.yaml"), podrun.Options{SCC: podrun.SCCAnyUID})
 	c := onlyContainer(t, res)
 	if !res.Admitted || res.SandboxError != "" {
@@ -223,7 +223,7 @@ func TestHookRunsEarlierScenarios(t *testing.T) {
 				if !upstreamMapToRoot(c, projectRoot) {
 					t.Errorf("uid_map %s, want upstream's [1 BASE 65535] [0 %d 1]", mapString(c.UIDMapSeen()), projectRoot)
 				}
-				// The shipped drop-in reinstates SETUID/SETGID (patch 0004).
+				// The shipped drop-in reinstates SETUID/SETGID (patch 0006).
 				if got := summary(t, c); got != allSwitched {
 					t.Errorf("%q, want %q", got, allSwitched)
 				}

@@ -40,13 +40,32 @@ const (
 	// pristineWithHook is unmodified CRI-O with crio-userns-hook installed
 	// (enforce mode): what the hook alone stops on a stock node.
 	pristineWithHook flavour = "pristine-hook"
+	// withHookNoMinimum is withHook on a node without contrib's
+	// minimum_mappable_uid/gid, where the hook is the last line of defence.
+	withHookNoMinimum flavour = "hook-no-minimum"
+	// patchedNodeMappings is patched CRI-O with node-wide uid_mappings and
+	// gid_mappings, which userns-mode "private" without mappings gives pods
+	// (and every pod without a mode: keep other tests off this node).
+	patchedNodeMappings flavour = "patched-node-mappings"
 )
 
 // hooked says the flavour's node has crio-userns-hook installed.
-func (f flavour) hooked() bool { return f == withHook || f == withAuditHook || f == pristineWithHook }
+func (f flavour) hooked() bool {
+	return f == withHook || f == withAuditHook || f == pristineWithHook || f == withHookNoMinimum
+}
 
-// noCapsDropIn sorts after contrib's 99-crio-userns.conf and overrides it.
-const noCapsDropIn = "99-zz-e2e-no-reinstate-caps.conf"
+// flavourDropIns sort after contrib's 99-crio-userns.conf and override it.
+var flavourDropIns = map[flavour]map[string]string{
+	patchedNoCaps:       {"99-zz-e2e-no-reinstate-caps.conf": "[crio.runtime]\nuserns_reinstate_capabilities = []\n"},
+	patchedNodeMappings: {"99-zz-e2e-node-mappings.conf": "[crio.runtime]\nuid_mappings = \"0:400000000:65536\"\ngid_mappings = \"0:400000000:65536\"\n"},
+	// The hook is the last line of defence on nodes that lack contrib's
+	// minimum_mappable_uid/gid: there CRI-O lets a mapping that holds host
+	// root through to the hook.
+	withHookNoMinimum: {"99-zz-e2e-no-minimum.conf": noMinimum},
+	withAuditHook:     {"99-zz-e2e-no-minimum.conf": noMinimum},
+}
+
+const noMinimum = "[crio.runtime]\nminimum_mappable_uid = -1\nminimum_mappable_gid = -1\n"
 
 // crioVersion is the CRI-O release the suite runs: $CRIO_VERSION, else the
 // newest series (make test runs the suite once per supported version).
@@ -87,7 +106,7 @@ func requireFlavour(t testing.TB, f flavour) {
 
 func (f flavour) binDir() string {
 	switch f {
-	case withHook, withAuditHook, patchedNoCaps:
+	case withHook, withAuditHook, withHookNoMinimum, patchedNoCaps, patchedNodeMappings:
 		f = patched
 	case pristineWithHook:
 		f = pristine
@@ -184,8 +203,8 @@ func nodeDropIns(f flavour) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f == patchedNoCaps {
-		dropIns[noCapsDropIn] = []byte("[crio.runtime]\nuserns_reinstate_capabilities = []\n")
+	for name, content := range flavourDropIns[f] {
+		dropIns[name] = []byte(content)
 	}
 	return dropIns, nil
 }

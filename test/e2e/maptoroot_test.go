@@ -191,15 +191,6 @@ func TestMapToRootConcurrentPodsGetDisjointRanges(t *testing.T) {
 	assertIdle(t, n)
 }
 
-func TestMapToRootRefusesPodsThatNeedAnInfraProcess(t *testing.T) {
-	n := nodeFor(t, patched)
-	res := run(t, n, scenarios.Path("000-shared-pid-no-runasuser.yaml"), podrun.Options{SCC: podrun.SCCRestricted})
-	if res.SandboxID != "" || !strings.Contains(res.SandboxError, "set spec.securityContext.runAsUser of the pod") {
-		t.Fatalf("RunPodSandbox: id %q error %q, want a refusal that says to set the pod-level runAsUser", res.SandboxID, res.SandboxError)
-	}
-	assertIdle(t, n)
-}
-
 func TestMapToRootMapsRunAsGroupAndKeepsFSGroup(t *testing.T) {
 	n := nodeFor(t, patched)
 	res := run(t, n, scenarios.Path("000-runasgroup.yaml"), podrun.Options{SCC: podrun.SCCRestricted})

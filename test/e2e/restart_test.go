@@ -67,3 +67,33 @@ func TestRestartKeepsUsernsPodsWorking(t *testing.T) {
 		})
 	}
 }
+
+// Kubernetes user namespaces (hostUsers: false) after a CRI-O restart between
+// RunPodSandbox and CreateContainer: pristine v1.36.3 has no mappings for the
+// pod any more and creates the container in the host user namespace, as host
+// root (upstream fixed it after 1.36, PR 10014); the series (0001, that fix)
+// keeps the kubelet's block.
+func TestNativeUsernsRestartBeforeCreate(t *testing.T) {
+	for _, f := range []flavour{pristine, patched} {
+		t.Run(string(f), func(t *testing.T) {
+			n := nodeFor(t, f)
+			res := run(t, n, scenarios.Path("native-userns.yaml"),
+				podrun.Options{SCC: podrun.SCCAnyUID, BeforeCreate: restartBeforeCreate(n, sigterm)})
+			c := onlyContainer(t, res)
+			requireRunning(t, res, c)
+			hostRoot := len(c.UIDMapSeen()) == 1 && c.UIDMapSeen()[0] == [3]uint32{0, 0, 4294967295}
+			switch f {
+			case pristine:
+				if !hostRoot {
+					t.Fatalf("uid_map %s: pristine v1.36.3 no longer shows the defect (host user namespace, 0 0 4294967295)", mapString(c.UIDMapSeen()))
+				}
+				t.Logf("pristine v1.36.3: the container runs in the host user namespace as host root (uid_map %s)", mapString(c.UIDMapSeen()))
+			case patched:
+				if base, ok := singleBlock(c, podrun.UsernsBlockSize); hostRoot || !ok || base < podrun.UsernsBlockSize {
+					t.Fatalf("uid_map %s: want the kubelet's block 0 BASE 65536 kept across the restart", mapString(c.UIDMapSeen()))
+				}
+			}
+			assertIdle(t, n)
+		})
+	}
+}

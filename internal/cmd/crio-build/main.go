@@ -4,6 +4,7 @@
 //	crio-build [-version VERSION] [-pristine] [-patches patches] [-output _output]
 //	crio-build -check-series      # apply every series under -patches, build nothing
 //	crio-build -unit-tests        # CRI-O's own tests of the touched packages, pristine vs patched
+//	crio-build -export            # _output/src/cri-o-VERSION's commits back to patches/VERSION, signed off by you
 //	crio-build -list              # the supported versions (one series each), oldest first
 //	crio-build -default           # the version used when none is named: the newest series
 //
@@ -31,6 +32,7 @@ func main() {
 	output := flag.String("output", "_output", "build output directory")
 	checkSeries := flag.Bool("check-series", false, "apply every series to its pristine release and stop")
 	unitTests := flag.Bool("unit-tests", false, "run CRI-O's own tests of the packages the series touches, pristine vs patched")
+	export := flag.Bool("export", false, "write the commits of the source tree since its pristine commit back to the series, signed off with your git config user.name and user.email")
 	verbose := flag.Bool("v", false, "show the compiler's output")
 	list := flag.Bool("list", false, "print the supported versions, oldest first, and stop")
 	printDefault := flag.Bool("default", false, "print the default version and stop")
@@ -71,6 +73,8 @@ func main() {
 		err = checkAll(ctx, *patches, *output, log)
 	case *unitTests:
 		err = compareUnitTests(ctx, *version, *patches, *output, log)
+	case *export:
+		err = exportSeries(ctx, *version, *patches, *output)
 	default:
 		err = build(ctx, *version, *pristine, *patches, *output, log)
 	}
@@ -154,5 +158,24 @@ func checkAll(ctx context.Context, patchesRoot, output string, log io.Writer) er
 		}
 	}
 	fmt.Printf("crio-build: %d series apply cleanly\n", len(versions))
+	return nil
+}
+
+// exportSeries writes the tree that `crio-build` prepared (and a developer
+// then changed with git) back to the series directory.
+func exportSeries(ctx context.Context, version, patchesRoot, output string) error {
+	id, err := crio.GitIdentity(ctx, ".")
+	if err != nil {
+		return err
+	}
+	tree := filepath.Join(output, "src", "cri-o-"+version)
+	files, err := crio.Export(ctx, tree, filepath.Join(patchesRoot, version), id)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		fmt.Println(f)
+	}
+	fmt.Printf("crio-build: exported %d patches from %s, signed off by %s <%s>\n", len(files), tree, id.Name, id.Email)
 	return nil
 }

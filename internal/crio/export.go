@@ -1,0 +1,70 @@
+package crio
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Identity is who signs off the patches of an export: the `git config`
+// user.name and user.email of the developer who runs it.
+type Identity struct{ Name, Email string }
+
+// GitIdentity reads user.name and user.email from `git config` in dir.
+func GitIdentity(ctx context.Context, dir string) (Identity, error) {
+	var id Identity
+	for key, dst := range map[string]*string{"user.name": &id.Name, "user.email": &id.Email} {
+		out, err := gitConfig(ctx, dir, key)
+		if err != nil || out == "" {
+			return id, fmt.Errorf("git config %s is not set: the patches are signed off with your identity (git config --global %s ...)", key, key)
+		}
+		*dst = out
+	}
+	return id, nil
+}
+
+// Export writes the commits of tree since its pristine commit (its root, so
+// that a series of any length exports whole) to dir as format-patch files,
+// replacing the *.patch files there, each signed off by id. It returns the
+// files written.
+func Export(ctx context.Context, tree, dir string, id Identity) ([]string, error) {
+	root, err := git(ctx, tree, nil, "rev-list", "--max-parents=0", "HEAD")
+	if err != nil {
+		return nil, err
+	}
+	old, err := filepath.Glob(filepath.Join(dir, "*.patch"))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			return nil, err
+		}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	out, err := gitAs(ctx, tree, id, "format-patch", "--no-signature", "--signoff", "-N", "-o", abs, root+"..HEAD")
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(out), nil
+}
+
+// gitAs runs git in dir as id (the signing-off committer identity).
+func gitAs(ctx context.Context, dir string, id Identity, args ...string) (string, error) {
+	return git(ctx, dir, nil, append([]string{"-c", "user.name=" + id.Name, "-c", "user.email=" + id.Email}, args...)...)
+}
+
+// gitConfig reads key as the developer's git sees it: not through git(),
+// which pins the scratch identity on purpose.
+func gitConfig(ctx context.Context, dir, key string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", "config", key)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	return strings.TrimSpace(string(out)), err
+}
