@@ -36,7 +36,9 @@ func withHookPolicy(t *testing.T, f flavour, edit func([]byte) []byte) {
 // once with the file and the fix, in both modes, and containers without a
 // user namespace still run.
 func TestHookAuditLogFIFO(t *testing.T) {
-	n := nodeFor(t, withHook)
+	// Without contrib's minimum_mappable_uid/gid, which would refuse the
+	// host-root pod before the hook sees it.
+	n := nodeFor(t, withHookNoMinimum)
 	fifo := e2eDir("hook-audit.fifo")
 	_ = os.Remove(fifo)
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
@@ -51,7 +53,7 @@ func TestHookAuditLogFIFO(t *testing.T) {
 		{"audit, a host-root pod", "audit", scenarios.Path("hostile-private-host-root.yaml"), podrun.SCCAnyUID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			withHookPolicy(t, withHook, func(p []byte) []byte {
+			withHookPolicy(t, withHookNoMinimum, func(p []byte) []byte {
 				return setTOML(setTOML(p, "audit_log", fifo), "mode", tc.mode)
 			})
 			res := run(t, n, tc.manifest, podrun.Options{SCC: tc.scc})
@@ -70,7 +72,7 @@ func TestHookAuditLogFIFO(t *testing.T) {
 		})
 	}
 	t.Run("a pod without a user namespace runs", func(t *testing.T) {
-		withHookPolicy(t, withHook, func(p []byte) []byte { return setTOML(p, "audit_log", fifo) })
+		withHookPolicy(t, withHookNoMinimum, func(p []byte) []byte { return setTOML(p, "audit_log", fifo) })
 		res := run(t, n, scenarios.Path("000-usernstest-host-userns.yaml"), podrun.Options{SCC: podrun.SCCAnyUID})
 		c := onlyContainer(t, res)
 		requireRunning(t, res, c)
