@@ -137,11 +137,15 @@ crio-unit: $(BIN)/crio-build deps
 # The e2e suite once per version (CRIO_VERSION=V: that one only). Pristine
 # CRI-O runs on the default version only; the suite skips, and says so, the
 # baseline tests on the others.
+# Each version keeps its nodes, images and hook state in $(OUTPUT)/e2e/VERSION,
+# so E2E_JOBS versions can run at once (their output is printed per version).
+E2E_JOBS ?= 1
 e2e: crio-all tools
-	@set -e; for v in $(TEST_VERSIONS); do \
-	  echo "== e2e: CRI-O $$v"; \
-	  CRIO_VERSION=$$v $(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) ./test/e2e/; \
-	done
+	$(MAKE) --no-print-directory -j$(E2E_JOBS) $(if $(filter-out 1,$(E2E_JOBS)),--output-sync=target) $(addprefix e2e-version-,$(TEST_VERSIONS))
+
+e2e-version-%: FORCE
+	@echo "== e2e: CRI-O $*"
+	CRIO_VERSION=$* CRIO_USERNS_E2E_DIR=$(abspath $(OUTPUT)/e2e/$*) $(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) ./test/e2e/
 
 bench: crio-both tools
 	CRIO_VERSION=$(CRIO_VERSION) CRIO_PRISTINE_DIR=$(abspath $(CRIO_PRISTINE_DIR)) CRIO_PATCHED_DIR=$(abspath $(CRIO_PATCHED_DIR)) \
