@@ -1,6 +1,7 @@
 package idmap
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -19,6 +20,11 @@ func FuzzParseProcMap(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		maps, err := ParseProcMapString(s)
+		// The byte-wise reader agrees with the general one.
+		slow, slowErr := ParseProcMap(strings.NewReader(s))
+		if (err == nil) != (slowErr == nil) || !reflect.DeepEqual(maps, slow) {
+			t.Fatalf("%q: fast %v, %v; general %v, %v", s, maps, err, slow, slowErr)
+		}
 		if err != nil {
 			return
 		}

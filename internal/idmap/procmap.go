@@ -2,6 +2,7 @@ package idmap
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -44,7 +45,62 @@ func ParseProcMap(r io.Reader) ([]rspec.LinuxIDMapping, error) {
 
 // ParseProcMapString is ParseProcMap for text already in memory.
 func ParseProcMapString(s string) ([]rspec.LinuxIDMapping, error) {
-	return ParseProcMap(strings.NewReader(s))
+	return ParseProcMapBytes([]byte(s))
+}
+
+// ParseProcMapBytes is ParseProcMap for text already in memory. The text
+// the kernel prints (ASCII digits, spaces, newlines) is read byte by byte,
+// without a scanner or an allocation per line: a map has up to 340 lines
+// and the hook reads two of them for every user-namespaced container.
+// Anything else goes to ParseProcMap, for its exact errors.
+func ParseProcMapBytes(b []byte) ([]rspec.LinuxIDMapping, error) {
+	if maps, ok := parseProcMapFast(b); ok {
+		return maps, nil
+	}
+	return ParseProcMap(bytes.NewReader(b))
+}
+
+func parseProcMapFast(b []byte) (maps []rspec.LinuxIDMapping, ok bool) {
+	i := 0
+	for i < len(b) {
+		var v [3]uint32
+		n := 0
+		for i < len(b) && b[i] != '\n' {
+			switch c := b[i]; {
+			case c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f':
+				i++
+			case c >= '0' && c <= '9':
+				if n == 3 {
+					return nil, false
+				}
+				var x uint64
+				start := i
+				for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+					x = x*10 + uint64(b[i]-'0')
+					if x > 1<<32-1 || i-start > 10 {
+						return nil, false
+					}
+					i++
+				}
+				if i < len(b) && !(b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\v' || b[i] == '\f' || b[i] == '\n') {
+					return nil, false
+				}
+				v[n] = uint32(x)
+				n++
+			default:
+				return nil, false
+			}
+		}
+		i++ // the newline
+		switch n {
+		case 0: // a blank line
+		case 3:
+			maps = append(maps, rspec.LinuxIDMapping{ContainerID: v[0], HostID: v[1], Size: v[2]})
+		default:
+			return nil, false
+		}
+	}
+	return maps, true
 }
 
 // FormatProcMap renders maps the way the kernel prints /proc/PID/uid_map.

@@ -197,9 +197,10 @@ func typeName(mode uint32) string {
 // readAll reads fd to its end, refusing more than limit bytes. size is the
 // inode's size, a hint only: /proc files say 0, and a file may grow.
 func readAll(fd int, name string, size, limit int64) ([]byte, error) {
+	// A /proc file says size 0; most files the hook reads fit in a page.
 	n := size + 1
-	if n < 512 {
-		n = 512
+	if n < 4096 {
+		n = 4096
 	}
 	if n > limit+1 {
 		n = limit + 1

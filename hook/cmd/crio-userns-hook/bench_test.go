@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -174,6 +175,12 @@ func BenchmarkExecCompare(b *testing.B) {
 	plain := &variant{name: "no-userns", bin: hook, args: plainEnv.args(),
 		state: plainEnv.hostBundle(b, "plain", "plain", os.Getpid())}
 	vs = slices.Insert(vs, 1, plain)
+	// CRIO_USERNS_BENCH_ONLY=REGEXP keeps the no-op binary and the variants
+	// whose names match (to profile one of them).
+	if only := os.Getenv("CRIO_USERNS_BENCH_ONLY"); only != "" {
+		re := regexp.MustCompile(only)
+		vs = slices.DeleteFunc(vs, func(v *variant) bool { return v.name != "noop" && !re.MatchString(v.name) })
+	}
 	for b.Loop() {
 		for _, v := range vs {
 			wall, cpu := runOnce(b, v.bin, v.args, v.state)

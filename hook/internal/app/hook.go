@@ -326,7 +326,7 @@ func readLiveMap(procRoot string, pid int, name string) ([]rspec.LinuxIDMapping,
 	if err != nil {
 		return nil, err
 	}
-	maps, err := idmap.ParseProcMap(bytesReader(data))
+	maps, err := idmap.ParseProcMapBytes(data)
 	if err != nil {
 		return nil, err
 	}

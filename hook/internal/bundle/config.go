@@ -101,9 +101,17 @@ func decodeNarrowFast(data []byte, n *narrowSpec) error {
 }
 
 // decodeInOrder decodes each wanted member's values into its destination.
+// ID maps in the canonical form skip encoding/json altogether (its
+// validation pass alone costs about as much as reading them).
 func decodeInOrder(m map[string][][]byte, dst map[string]any) error {
 	for name, v := range dst {
 		for _, raw := range m[name] {
+			if ids, ok := v.(*idMappings); ok {
+				if fast, ok := fastIDMappings(raw); ok {
+					*ids = fast
+					continue
+				}
+			}
 			if err := json.Unmarshal(raw, v); err != nil {
 				return err
 			}
