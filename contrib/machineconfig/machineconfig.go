@@ -107,7 +107,7 @@ func (o Options) Args() []string {
 	}
 	args = append(args, o.Image.args()...)
 	if o.SubIDs != DefaultSubIDRange {
-		args = append(args, "--subid-range", o.SubIDs.String())
+		args = append(args, "--subid-range", FlagValue(o.SubIDs))
 	}
 	if o.NoCoreSubID {
 		args = append(args, "--core-subid=false")
@@ -162,7 +162,7 @@ func Generate(o Options, contrib fs.FS) ([]OutputFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("contrib/%s: %w", policySource, err)
 	}
-	if err := o.SubIDs.check(!o.NoCoreSubID, roots); err != nil {
+	if err := checkSubIDs(o.SubIDs, !o.NoCoreSubID, roots); err != nil {
 		return nil, err
 	}
 	in := inputs{o: o, expect: o.expectedPaths(m), subid: subIDFile(o.SubIDs, !o.NoCoreSubID)}

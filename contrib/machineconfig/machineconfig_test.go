@@ -54,8 +54,8 @@ var overrideCases = map[string]machineconfig.Options{
 	"master cgroupv2":  {Mode: "override", Role: "master", AllowControlPlane: true, CRIORPM: exampleCRIO, CRIOSHA256: sumA, CgroupV2: true},
 	"hook only":        {Mode: "override", Role: "infra", HookRPM: exampleHook, HookSHA256: sumB, Name: "50-infra-userns-hook"},
 	"cri-o and hook":   {Mode: "override", Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, HookRPM: exampleHook, HookSHA256: sumB},
-	"own subids":       {Mode: "override", Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, SubIDs: machineconfig.SubIDRange{Start: 300000, Size: 1 << 24}},
-	"no core":          {Mode: "override", Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: strings.ToUpper(sumA), SubIDs: machineconfig.SubIDRange{Start: 100000, Size: 1 << 24}, NoCoreSubID: true},
+	"own subids":       {Mode: "override", Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, SubIDs: machineconfig.SubIDRange{Owner: machineconfig.SubIDOwner, Start: 300000, Count: 1 << 24}},
+	"no core":          {Mode: "override", Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: strings.ToUpper(sumA), SubIDs: machineconfig.SubIDRange{Owner: machineconfig.SubIDOwner, Start: 100000, Count: 1 << 24}, NoCoreSubID: true},
 	"odd URL":          {Mode: "override", Role: "worker", CRIORPM: "http://example.com/dl%20x?id=7&sig=a", CRIOSHA256: sumA},
 	"custom pool name": {Mode: "override", Role: "userns.pool-1", CRIORPM: exampleCRIO, CRIOSHA256: sumA},
 }
@@ -66,7 +66,7 @@ var imageCases = map[string]machineconfig.Options{
 	"hook only":      onCluster(machineconfig.Options{Role: "infra", HookRPM: hookFile, HookSHA256: sumB}),
 	"master":         onCluster(machineconfig.Options{Role: "master", AllowControlPlane: true, CRIORPM: crioFile, CRIOSHA256: sumA}),
 	"pull secret": func() machineconfig.Options {
-		o := onCluster(machineconfig.Options{Role: "worker", CRIORPM: crioFile, CRIOSHA256: sumA, NoCoreSubID: true, SubIDs: machineconfig.SubIDRange{Start: 100000, Size: 1 << 20}})
+		o := onCluster(machineconfig.Options{Role: "worker", CRIORPM: crioFile, CRIOSHA256: sumA, NoCoreSubID: true, SubIDs: machineconfig.SubIDRange{Owner: machineconfig.SubIDOwner, Start: 100000, Count: 1 << 20}})
 		o.Image.PullSecret, o.Image.PushSpec = "global-pull-secret-copy", "quay.io/example/os-images:worker"
 		return o
 	}(),
@@ -471,10 +471,10 @@ func TestGenerateErrors(t *testing.T) {
 		{"push spec", machineconfig.Options{Role: "worker", CRIORPM: crioFile, CRIOSHA256: sumA, Image: machineconfig.ImageOptions{RPMImage: rpmImage, PushSecret: "s", PushSpec: "quay.io/x/os"}}, "--push-spec"},
 		{"off-cluster tag", machineconfig.Options{Role: "worker", CRIORPM: crioFile, CRIOSHA256: sumA, Image: machineconfig.ImageOptions{OffCluster: true, BaseImage: "quay.io/x/rhcos:4.19"}}, "--base-image"},
 		{"base image on cluster", onCluster(machineconfig.Options{Role: "worker", CRIORPM: crioFile, CRIOSHA256: sumA, Image: machineconfig.ImageOptions{BaseImage: nodeImg}}), "--base-image is for --off-cluster"},
-		{"host root", ov(machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, SubIDs: machineconfig.SubIDRange{Start: 0, Size: 1 << 20}, NoCoreSubID: true}), "host root"},
-		{"small", ov(machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, SubIDs: machineconfig.SubIDRange{Start: 200000, Size: 1000}}), "less than one pod"},
-		{"core", ov(machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, SubIDs: machineconfig.SubIDRange{Start: 100000, Size: 1 << 20}}), "--core-subid=false"},
-		{"project range", ov(machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, SubIDs: machineconfig.SubIDRange{Start: 900000000, Size: 1 << 28}}), "project_root_range"},
+		{"host root", ov(machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, SubIDs: machineconfig.SubIDRange{Owner: machineconfig.SubIDOwner, Start: 0, Count: 1 << 20}, NoCoreSubID: true}), "host root"},
+		{"small", ov(machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, SubIDs: machineconfig.SubIDRange{Owner: machineconfig.SubIDOwner, Start: 200000, Count: 1000}}), "less than one pod"},
+		{"core", ov(machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, SubIDs: machineconfig.SubIDRange{Owner: machineconfig.SubIDOwner, Start: 100000, Count: 1 << 20}}), "--core-subid=false"},
+		{"project range", ov(machineconfig.Options{Role: "worker", CRIORPM: exampleCRIO, CRIOSHA256: sumA, SubIDs: machineconfig.SubIDRange{Owner: machineconfig.SubIDOwner, Start: 900000000, Count: 1 << 28}}), "project_root_range"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := machineconfig.Generate(tc.o, os.DirFS(contribDir()))

@@ -67,7 +67,7 @@ func TestNEVRAFromURL(t *testing.T) {
 
 func TestSubIDRange(t *testing.T) {
 	r, err := ParseSubIDRange("200000:268435456")
-	if err != nil || r != DefaultSubIDRange || r.String() != "200000:268435456" {
+	if err != nil || r != DefaultSubIDRange || FlagValue(r) != "200000:268435456" {
 		t.Errorf("ParseSubIDRange = %v, %v", r, err)
 	}
 	if r.Range().First != 200000 || r.Range().Last != 268635455 {

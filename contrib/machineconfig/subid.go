@@ -3,10 +3,7 @@ package machineconfig
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
-
-	"github.com/BurntSushi/toml"
 
 	"github.com/crio-userns/crio-userns/internal/idmap"
 	"github.com/crio-userns/crio-userns/internal/policy"
@@ -26,58 +23,51 @@ const MinSubIDSize = 65536
 // file, and dropping it would break rootless podman for core on the node.
 var coreSubID = idmap.SubID{Owner: "core", Start: 100000, Count: 65536}
 
-// SubIDRange is the host ID range delegated to SubIDOwner, START:SIZE.
-type SubIDRange struct {
-	Start, Size uint32
-}
+// SubIDRange is SubIDOwner's line in /etc/subuid and /etc/subgid, in the
+// project's one subid type.
+type SubIDRange = idmap.SubID
 
 // DefaultSubIDRange is field report 000's containers:200000:268435456.
-var DefaultSubIDRange = SubIDRange{Start: 200000, Size: 268435456}
+var DefaultSubIDRange = SubIDRange{Owner: SubIDOwner, Start: 200000, Count: 268435456}
 
-func (r SubIDRange) String() string { return fmt.Sprintf("%d:%d", r.Start, r.Size) }
+// FlagValue renders r as --subid-range takes it, START:SIZE.
+func FlagValue(r SubIDRange) string { return fmt.Sprintf("%d:%d", r.Start, r.Count) }
 
-// Range is the host IDs START..START+SIZE-1.
-func (r SubIDRange) Range() idmap.Range {
-	return idmap.Range{First: r.Start, Last: r.Start + r.Size - 1}
-}
-
-// ParseSubIDRange parses START:SIZE.
+// ParseSubIDRange parses --subid-range's START:SIZE as SubIDOwner's line,
+// with the subid files' own rules.
 func ParseSubIDRange(s string) (SubIDRange, error) {
-	start, size, ok := strings.Cut(s, ":")
-	if !ok {
+	if strings.Count(s, ":") != 1 || strings.ContainsAny(s, "\n#") {
 		return SubIDRange{}, fmt.Errorf("%q is not START:SIZE", s)
 	}
-	a, err := strconv.ParseUint(start, 10, 32)
-	if err != nil {
-		return SubIDRange{}, fmt.Errorf("%q: START: %w", s, err)
+	e, err := idmap.ParseSubID(strings.NewReader(SubIDOwner + ":" + s))
+	if err != nil || len(e) != 1 {
+		return SubIDRange{}, fmt.Errorf("%q is not START:SIZE: %v", s, err)
 	}
-	b, err := strconv.ParseUint(size, 10, 32)
-	if err != nil {
-		return SubIDRange{}, fmt.Errorf("%q: SIZE: %w", s, err)
-	}
-	return SubIDRange{Start: uint32(a), Size: uint32(b)}, nil
+	e[0].Line = 0
+	return e[0], nil
 }
 
-// check refuses ranges the node cannot use safely: host root, the invalid ID
-// 4294967295, fewer IDs than one pod needs, core's entry (when kept) and the
-// OpenShift project UID range the hook's policy reserves for map-to-root
-// (project_root_range), whose IDs belong to other projects' pods.
-func (r SubIDRange) check(keepCore bool, projectRoots []idmap.Range) error {
+// checkSubIDs refuses ranges the node cannot use safely: host root, the
+// invalid ID 4294967295, fewer IDs than one pod needs, core's entry (when
+// kept) and the OpenShift project UID range the hook's policy reserves for
+// map-to-root (project_root_range), whose IDs belong to other projects' pods.
+func checkSubIDs(r SubIDRange, keepCore bool, projectRoots []idmap.Range) error {
+	f := FlagValue(r)
 	switch {
 	case r.Start == 0:
-		return fmt.Errorf("--subid-range %s: START 0 would delegate host root", r)
-	case r.Size < MinSubIDSize:
-		return fmt.Errorf("--subid-range %s: SIZE %d is less than one pod's %d IDs (auto:size=65536)", r, r.Size, MinSubIDSize)
-	case uint64(r.Start)+uint64(r.Size) > math.MaxUint32:
-		return fmt.Errorf("--subid-range %s: ends past %d, the last valid ID", r, uint32(math.MaxUint32-1))
+		return fmt.Errorf("--subid-range %s: START 0 would delegate host root", f)
+	case r.Count < MinSubIDSize:
+		return fmt.Errorf("--subid-range %s: SIZE %d is less than one pod's %d IDs (auto:size=65536)", f, r.Count, MinSubIDSize)
+	case uint64(r.Start)+uint64(r.Count) > math.MaxUint32:
+		return fmt.Errorf("--subid-range %s: ends past %d, the last valid ID", f, uint32(math.MaxUint32-1))
 	}
 	if keepCore && r.Range().Overlaps(coreSubID.Range()) {
-		return fmt.Errorf("--subid-range %s overlaps core's %s:%d:%d kept from the RHCOS default; start at %d or later, or drop core's line with --core-subid=false",
-			r, coreSubID.Owner, coreSubID.Start, coreSubID.Count, coreSubID.Range().Last+1)
+		return fmt.Errorf("--subid-range %s overlaps core's %s kept from the RHCOS default; start at %d or later, or drop core's line with --core-subid=false",
+			f, coreSubID, coreSubID.Range().Last+1)
 	}
 	for _, p := range projectRoots {
 		if r.Range().Overlaps(p) {
-			return fmt.Errorf("--subid-range %s overlaps %s, the OpenShift project UID range of the hook policy's project_root_range: pods would get other projects' UIDs", r, p)
+			return fmt.Errorf("--subid-range %s overlaps %s, the OpenShift project UID range of the hook policy's project_root_range: pods would get other projects' UIDs", f, p)
 		}
 	}
 	return nil
@@ -87,9 +77,10 @@ func (r SubIDRange) check(keepCore bool, projectRoots []idmap.Range) error {
 func subIDFile(r SubIDRange, keepCore bool) []byte {
 	var b strings.Builder
 	if keepCore {
-		fmt.Fprintf(&b, "%s:%d:%d\n", coreSubID.Owner, coreSubID.Start, coreSubID.Count)
+		fmt.Fprintln(&b, coreSubID)
 	}
-	fmt.Fprintf(&b, "%s:%d:%d\n", SubIDOwner, r.Start, r.Size)
+	r.Owner = SubIDOwner
+	fmt.Fprintln(&b, r)
 	return []byte(b.String())
 }
 
@@ -97,17 +88,12 @@ func subIDFile(r SubIDRange, keepCore bool) []byte {
 // MachineConfig ships, with the hook's default when the key is absent; "none"
 // reserves nothing.
 func projectRootRanges(data []byte) ([]idmap.Range, error) {
-	var p struct {
-		ProjectRootRange string `toml:"project_root_range"`
-	}
-	if _, err := toml.Decode(string(data), &p); err != nil {
+	p, err := policy.Parse(data)
+	if err != nil {
 		return nil, err
 	}
-	switch p.ProjectRootRange {
-	case policy.None:
+	if p.ProjectRootRange == policy.None {
 		return nil, nil
-	case "":
-		p.ProjectRootRange = policy.DefaultProjectRootRange
 	}
 	r, err := idmap.ParseRange(p.ProjectRootRange)
 	if err != nil {

@@ -225,6 +225,17 @@ func TestHook(t *testing.T) {
 			wantLine: pfx + "reading the live uid_map of pid 4242: empty: the namespace has no uid_map yet; " + fixLive},
 		{name: "container process gone", setup: func(f *fixture) { f.noLive = true }, wantCode: 1,
 			wantLine: pfx + "identifying the user namespace of container process 4242: stat PROC/4242/ns/user: no such file or directory; the container process is gone; retry"},
+		{name: "live map a FIFO with a writer that never writes (a stalled /proc)", setup: func(f *fixture) {
+			f.afterWrite = func() {
+				p := filepath.Join(f.procRoot, "4242", "gid_map")
+				mustT(f.t, os.Remove(p))
+				mustT(f.t, syscall.Mkfifo(p, 0o600))
+				w, err := os.OpenFile(p, os.O_RDWR, 0)
+				mustT(f.t, err)
+				f.t.Cleanup(func() { w.Close() })
+			}
+		}, wantCode: 1,
+			wantLine: pfx + "reading the live gid_map of pid 4242: PROC/4242/gid_map: not a regular file (a FIFO); " + fixLive},
 		{name: "live map gone", setup: func(f *fixture) {
 			f.afterWrite = func() { mustT(f.t, os.Remove(filepath.Join(f.procRoot, "4242", "uid_map"))) }
 		}, wantCode: 1,

@@ -58,7 +58,7 @@ Examples:
     --cri-o-rpm https://example.com/cri-o-1.36.3-990.userns.1.el9.x86_64.rpm --cri-o-sha256 HEX -o mc.yaml
 `, machineconfig.Command)
 	}
-	subids := machineconfig.DefaultSubIDRange.String()
+	subids := machineconfig.FlagValue(machineconfig.DefaultSubIDRange)
 	core := true
 	o := &c.opts
 	fs.StringVar(&o.Mode, "mode", machineconfig.ModeImage, "`image` (MachineOSConfig, OpenShift 4.19+) or override (rpm-ostree override replace)")
