@@ -68,9 +68,10 @@ func TestHookWritableCgroupNeedsUserns(t *testing.T) {
 	if !res.Admitted || res.SandboxError != "" || c.Created {
 		t.Fatalf("want a sandbox and a container refused by the hook:\n%s", text(res))
 	}
+	verdict := hookVerdict(t, withHook, c, res.Pod)
 	want := "crio-userns-hook: " + res.Namespace + "/cgroup-rw-host-userns/usernstest: cgroup file system mounted writable at /sys/fs/cgroup (cgroup, "
-	if !strings.Contains(c.CreateError, want) || !strings.Contains(c.CreateError, "in the host's user namespace, where the container's root is host root") {
-		t.Errorf("CreateContainer error lacks %q:\n%s", want, c.CreateError)
+	if !strings.HasPrefix(verdict, want) || !strings.Contains(verdict, "in the host's user namespace, where the container's root is host root") {
+		t.Errorf("the hook's verdict is not %q...:\n%s", want, verdict)
 	}
 	assertIdle(t, n)
 

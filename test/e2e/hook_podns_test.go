@@ -51,12 +51,13 @@ func TestHookRefusesContainerOutsidePodUserns(t *testing.T) {
 	if c.Created {
 		t.Fatalf("a container outside its pod's user namespace was created (uid_map %s):\n%s", mapString(c.UIDMapSeen()), text(res))
 	}
+	verdict := hookVerdict(t, pristineWithHook, c, res.Pod)
 	for _, want := range []string{
 		"crio-userns-hook: " + res.Namespace + "/native-userns/usernstest: container runs in the host's user namespace, but its pod's network",
 		"delete and recreate the pod",
 	} {
-		if !strings.Contains(c.CreateError, want) {
-			t.Errorf("CreateContainer error lacks %q:\n%s", want, c.CreateError)
+		if !strings.Contains(verdict, want) {
+			t.Errorf("the hook's verdict lacks %q:\n%s", want, verdict)
 		}
 	}
 	assertIdle(t, n)

@@ -97,6 +97,31 @@ func setTOML(doc []byte, key, value string) []byte {
 	return out.Bytes()
 }
 
+// hookVerdict is the hook's verdict line for refusing c, a container of
+// pod: the first line of its standard error, which runc puts into
+// CreateContainer's error. crun discards a hook's standard error (its error
+// says only "error executing hook ... (exit code: 1)"), so then the line is
+// rebuilt from the refusal record the hook wrote to its audit log.
+func hookVerdict(t *testing.T, f flavour, c *podrun.ContainerResult, pod string) string {
+	t.Helper()
+	if i := strings.Index(c.CreateError, "crio-userns-hook: "); i >= 0 {
+		return c.CreateError[i:]
+	}
+	data, err := os.ReadFile(hookLog(f))
+	if err != nil {
+		t.Fatalf("CreateContainer error has no verdict and the audit log is unreadable (%v):\n%s", err, c.CreateError)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		var r map[string]any
+		if json.Unmarshal([]byte(line), &r) != nil || r["pod_name"] != pod || r["action"] != "refused" {
+			continue
+		}
+		return fmt.Sprintf("crio-userns-hook: %s/%s/%s: %s; %s", r["pod_namespace"], r["pod_name"], r["container"], r["reason"], r["fix"])
+	}
+	t.Fatalf("no verdict for pod %s in CreateContainer's error or in the audit log %s:\n%s", pod, hookLog(f), c.CreateError)
+	return ""
+}
+
 // The hook passes every pod the field reports run, in enforce mode.
 func TestHookPassesFieldReportPods(t *testing.T) {
 	n := nodeFor(t, withHook)
@@ -126,9 +151,10 @@ func TestHookRefusesHostRootMapping(t *testing.T) {
 	if c.Created {
 		t.Fatalf("a container whose user namespace maps host root was created:\n%s", text(res))
 	}
+	verdict := hookVerdict(t, withHook, c, res.Pod)
 	for _, want := range []string{"crio-userns-hook: test/hostile-host-root/usernstest:", "host"} {
-		if !strings.Contains(c.CreateError, want) {
-			t.Errorf("CreateContainer error does not contain %q:\n%s", want, c.CreateError)
+		if !strings.Contains(verdict, want) {
+			t.Errorf("the hook's verdict does not contain %q:\n%s", want, verdict)
 		}
 	}
 	assertIdle(t, n)
@@ -311,12 +337,13 @@ func TestHookRunsEarlierScenarios(t *testing.T) {
 				if !res.Admitted || res.SandboxError != "" || c.Created {
 					t.Fatalf("want admission, a sandbox and a refused container:\n%s", text(res))
 				}
+				verdict := hookVerdict(t, withHook, c, res.Pod)
 				for _, want := range []string{
 					"crio-userns-hook: test/fedora/fedora: process user UID 1000650000 is not mapped in the uid_map",
 					"set the pod-level securityContext.runAsUser to 1000650000",
 				} {
-					if !strings.Contains(c.CreateError, want) {
-						t.Errorf("CreateContainer error lacks %q:\n%s", want, c.CreateError)
+					if !strings.Contains(verdict, want) {
+						t.Errorf("the hook's verdict lacks %q:\n%s", want, verdict)
 					}
 				}
 			}},

@@ -88,7 +88,7 @@ func report(out outcome, f flags, inv *invocation) int {
 		log.WithFields(base).WithFields(logrus.Fields{"check": "policy", "reason": n, "action": "warned"}).Warn("warning: configuration")
 	}
 	if sinkErr != nil {
-		log.WithField("audit_log", pol.AuditLog).WithError(sinkErr).Warn("audit log unavailable; records went to stderr only")
+		log.WithField("audit_log", pol.AuditLog).WithError(sinkErr).Warn("audit log unavailable")
 	}
 	return code
 }
@@ -127,17 +127,13 @@ func newLogger(format string, stderr io.Writer, sink string) (*logrus.Logger, fu
 		log.Formatter = &logrus.TextFormatter{DisableColors: true, FullTimestamp: true}
 	}
 	closeFn := func() {}
-	var sinkErr error
-	switch sink {
-	case "none", "":
-	case "syslog":
+	useSyslog := func() error {
 		if _, err := os.Stat("/dev/log"); err != nil {
-			break // no syslog daemon (containers, minimal hosts): nothing to do
+			return nil // no syslog daemon (containers, minimal hosts): nothing to do
 		}
 		h, err := dialSyslog("/dev/log")
 		if err != nil {
-			sinkErr = err
-			break
+			return err
 		}
 		log.AddHook(h)
 		closeFn = func() {
@@ -146,10 +142,22 @@ func newLogger(format string, stderr io.Writer, sink string) (*logrus.Logger, fu
 			}
 			h.Close()
 		}
+		return nil
+	}
+	var sinkErr error
+	switch sink {
+	case "none", "":
+	case "syslog":
+		sinkErr = useSyslog()
 	default:
 		fl, err := safefile.OpenAppend(sink)
 		if err != nil {
+			// Some runtimes (crun) discard a hook's stderr: without a
+			// second place the reason would be lost.
 			sinkErr = err
+			if useSyslog() == nil {
+				sinkErr = fmt.Errorf("%w; records went to syslog instead", err)
+			}
 			break
 		}
 		log.AddHook(&writer.Hook{Writer: fl, LogLevels: logrus.AllLevels})
