@@ -32,6 +32,16 @@ func (r Range) Size() uint64 { return uint64(r.Last) - uint64(r.First) + 1 }
 // Contains reports whether id lies in r.
 func (r Range) Contains(id uint32) bool { return id >= r.First && id <= r.Last }
 
+// ContainsID reports whether id, an ID as the Kubernetes API holds it
+// (int64), lies in r: a negative ID or one past 32 bits never does.
+func (r Range) ContainsID(id int64) bool {
+	return id >= 0 && id <= 1<<32-1 && r.Contains(uint32(id))
+}
+
+// IsZero reports whether r is the zero Range (the one ID 0), which holders
+// of an optional range take for "unset".
+func (r Range) IsZero() bool { return r == Range{} }
+
 // ContainsRange reports whether all of o lies in r.
 func (r Range) ContainsRange(o Range) bool { return o.First >= r.First && o.Last <= r.Last }
 

@@ -108,3 +108,15 @@ func TestFormatRanges(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestContainsIDAndIsZero(t *testing.T) {
+	r := Range{First: 5, Last: 4294967295}
+	for id, want := range map[int64]bool{-1: false, 4: false, 5: true, 4294967295: true, 4294967296: false} {
+		if got := r.ContainsID(id); got != want {
+			t.Errorf("ContainsID(%d) = %v", id, got)
+		}
+	}
+	if !(Range{}).IsZero() || (Range{First: 0, Last: 1}).IsZero() {
+		t.Error("IsZero")
+	}
+}

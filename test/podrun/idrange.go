@@ -4,29 +4,17 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/crio-userns/crio-userns/internal/idmap"
 )
 
 // IDRange is a block of UIDs or GIDs as OpenShift records it on a namespace
-// (openshift.io/sa.scc.uid-range, openshift.io/sa.scc.supplemental-groups).
-type IDRange struct {
-	Start int64
-	Size  int64
-}
+// (openshift.io/sa.scc.uid-range, openshift.io/sa.scc.supplemental-groups),
+// in the project's one ID range type; the zero range means unset.
+type IDRange = idmap.Range
 
 // DefaultUIDRange is the range field report 000's project "test" was given.
-var DefaultUIDRange = IDRange{Start: 1000650000, Size: 10000}
-
-// Max is the last ID in the range.
-func (r IDRange) Max() int64 { return r.Start + r.Size - 1 }
-
-// Contains reports whether id lies in the range.
-func (r IDRange) Contains(id int64) bool { return id >= r.Start && id <= r.Max() }
-
-// IsZero reports whether the range was left unset.
-func (r IDRange) IsZero() bool { return r.Size == 0 }
-
-// String renders the range in the annotation's START/SIZE form.
-func (r IDRange) String() string { return fmt.Sprintf("%d/%d", r.Start, r.Size) }
+var DefaultUIDRange = IDRange{First: 1000650000, Last: 1000659999}
 
 // ParseIDRange reads a range in either form that openshift/library-go
 // pkg/security/uid ParseBlock accepts: "START/SIZE" (what the namespace
@@ -44,7 +32,7 @@ func ParseIDRange(s string) (IDRange, error) {
 		if n == 0 {
 			return IDRange{}, fmt.Errorf("ID range %q: size must be at least 1", s)
 		}
-		return IDRange{Start: a, Size: n}, nil
+		return block(s, a, n)
 	}
 	if start, end, ok := strings.Cut(s, "-"); ok {
 		a, err := parseID(start)
@@ -58,9 +46,17 @@ func ParseIDRange(s string) (IDRange, error) {
 		if b < a {
 			return IDRange{}, fmt.Errorf("ID range %q: end is before start", s)
 		}
-		return IDRange{Start: a, Size: b - a + 1}, nil
+		return IDRange{First: uint32(a), Last: uint32(b)}, nil
 	}
 	return IDRange{}, fmt.Errorf("ID range %q: want START/SIZE or START-END", s)
+}
+
+// block is START/SIZE as a range.
+func block(s string, start, size int64) (IDRange, error) {
+	if start+size-1 > 1<<32-1 {
+		return IDRange{}, fmt.Errorf("ID range %q: ends past ID %d", s, uint32(1<<32-1))
+	}
+	return IDRange{First: uint32(start), Last: uint32(start + size - 1)}, nil
 }
 
 func parseID(s string) (int64, error) {

@@ -121,9 +121,9 @@ func TestParseIDRange(t *testing.T) {
 		want    IDRange
 		wantErr bool
 	}{
-		{in: "1000650000/10000", want: IDRange{1000650000, 10000}},
-		{in: "1000650000-1000659999", want: IDRange{1000650000, 10000}},
-		{in: "5/1", want: IDRange{5, 1}},
+		{in: "1000650000/10000", want: IDRange{First: 1000650000, Last: 1000659999}},
+		{in: "1000650000-1000659999", want: IDRange{First: 1000650000, Last: 1000659999}},
+		{in: "5/1", want: IDRange{First: 5, Last: 5}},
 		{in: "5/0", wantErr: true},
 		{in: "9-5", wantErr: true},
 		{in: "abc", wantErr: true},
@@ -136,8 +136,8 @@ func TestParseIDRange(t *testing.T) {
 			t.Errorf("ParseIDRange(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
 		}
 	}
-	if r := (IDRange{1000650000, 10000}); r.Max() != 1000659999 || !r.Contains(1000659999) || r.Contains(1000660000) {
-		t.Errorf("IDRange bounds wrong: max %d", r.Max())
+	if r := (IDRange{First: 1000650000, Last: 1000659999}); !r.ContainsID(1000659999) || r.ContainsID(1000660000) || r.ContainsID(-1) {
+		t.Errorf("IDRange bounds wrong: %v", r)
 	}
 }
 

@@ -119,11 +119,11 @@ var sccDefinitions = map[string]constraints{
 		allowedCapabilities:      []corev1.Capability{"NET_BIND_SERVICE"},
 		requiredDropCapabilities: []corev1.Capability{"ALL"},
 		runAsUser:                mustRunAsRange,
-		uidRange:                 IDRange{Start: 1000, Size: 65534 - 1000 + 1},
+		uidRange:                 IDRange{First: 1000, Last: 65534},
 		fsGroup:                  mustRunAs,
-		fsGroupRanges:            []IDRange{{Start: 1000, Size: 65534 - 1000 + 1}},
+		fsGroupRanges:            []IDRange{{First: 1000, Last: 65534}},
 		supplementalGroups:       mustRunAs,
-		supplementalRanges:       []IDRange{{Start: 1000, Size: 65534 - 1000 + 1}},
+		supplementalRanges:       []IDRange{{First: 1000, Last: 65534}},
 		seccompProfiles:          []string{corev1.SeccompProfileRuntimeDefault},
 		volumes:                  []string{"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"},
 		userNamespaceLevel:       requirePodLevel,
@@ -133,11 +133,11 @@ var sccDefinitions = map[string]constraints{
 		allowPrivilegeEscalation: ptr(true),
 		allowedCapabilities:      []corev1.Capability{"SETUID", "SETGID"},
 		runAsUser:                mustRunAsRange,
-		uidRange:                 IDRange{Start: 0, Size: 65534 + 1},
+		uidRange:                 IDRange{First: 0, Last: 65534},
 		fsGroup:                  mustRunAs,
-		fsGroupRanges:            []IDRange{{Start: 0, Size: 65534 + 1}},
+		fsGroupRanges:            []IDRange{{First: 0, Last: 65534}},
 		supplementalGroups:       mustRunAs,
-		supplementalRanges:       []IDRange{{Start: 0, Size: 65534 + 1}},
+		supplementalRanges:       []IDRange{{First: 0, Last: 65534}},
 		seccompProfiles:          []string{"*"},
 		volumes:                  []string{"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"},
 		userNamespaceLevel:       requirePodLevel,
@@ -206,7 +206,8 @@ func Admit(pod *corev1.Pod, scc string, ranges NamespaceRanges) (*corev1.Pod, er
 		c.uidRange = ranges.UIDs
 	}
 	if c.fsGroupRanges == nil {
-		c.fsGroupRanges = []IDRange{{Start: ranges.groups().Start, Size: 1}}
+		first := ranges.groups().First
+		c.fsGroupRanges = []IDRange{{First: first, Last: first}}
 	}
 	if c.supplementalRanges == nil {
 		c.supplementalRanges = []IDRange{ranges.groups()}

@@ -31,10 +31,10 @@ func (c constraints) mutatePod(pod *corev1.Pod) {
 	// group/mustrunas.go GenerateSingle and Generate: the first ID of the
 	// first range.
 	if c.fsGroup == mustRunAs && psc.FSGroup == nil {
-		psc.FSGroup = ptr(c.fsGroupRanges[0].Start)
+		psc.FSGroup = ptr(int64(c.fsGroupRanges[0].First))
 	}
 	if c.supplementalGroups == mustRunAs && len(psc.SupplementalGroups) == 0 {
-		psc.SupplementalGroups = []int64{c.supplementalRanges[0].Start}
+		psc.SupplementalGroups = []int64{int64(c.supplementalRanges[0].First)}
 	}
 
 	// seccomp/strategy.go Generate: an existing field or annotation wins,
@@ -143,7 +143,7 @@ func (c constraints) mutateContainer(pod *corev1.Pod, ctr *corev1.Container) {
 	// when no runAsUser is effective (container's, else the pod's).
 	// user/runasany.go Generate returns nil: nothing to default.
 	if c.runAsUser == mustRunAsRange && effectiveRunAsUser(psc, sc) == nil {
-		sc.RunAsUser = ptr(c.uidRange.Start)
+		sc.RunAsUser = ptr(int64(c.uidRange.First))
 	}
 
 	// provider.go mutateContainer: mark non-root when the effective UID is
@@ -189,9 +189,9 @@ func (c constraints) validateContainer(pod *corev1.Pod, ctr *corev1.Container, p
 		switch {
 		case uid == nil:
 			errs = append(errs, field.Required(scPath.Child("runAsUser"), ""))
-		case !c.uidRange.Contains(*uid):
+		case !c.uidRange.ContainsID(*uid):
 			errs = append(errs, field.Invalid(scPath.Child("runAsUser"), *uid,
-				fmt.Sprintf("must be in the ranges: [%v, %v]", c.uidRange.Start, c.uidRange.Max())))
+				fmt.Sprintf("must be in the ranges: [%v, %v]", c.uidRange.First, c.uidRange.Last)))
 		}
 	}
 
@@ -248,7 +248,7 @@ func validateGroups(path *field.Path, groups []int64, ranges []IDRange) field.Er
 		errs = append(errs, field.Invalid(path, groups, "unable to validate empty groups against required ranges"))
 	}
 	for _, g := range groups {
-		if !slices.ContainsFunc(ranges, func(r IDRange) bool { return r.Contains(g) }) {
+		if !slices.ContainsFunc(ranges, func(r IDRange) bool { return r.ContainsID(g) }) {
 			errs = append(errs, field.Invalid(path, groups, fmt.Sprintf("%d is not an allowed group", g)))
 		}
 	}

@@ -46,7 +46,7 @@ func TestAdmitRejects(t *testing.T) {
 	}, {
 		name:   "range from the namespace",
 		scc:    SCCRestrictedV2,
-		ranges: NamespaceRanges{UIDs: IDRange{Start: 5000, Size: 10}},
+		ranges: NamespaceRanges{UIDs: IDRange{First: 5000, Last: 5009}},
 		yaml:   podHeader + "spec:\n  containers:\n  - name: fedora\n    image: f\n    securityContext:\n      runAsUser: 5010\n",
 		want:   prefix + "spec.containers[0].securityContext.runAsUser: Invalid value: 5010: must be in the ranges: [5000, 5009]",
 	}, {
@@ -203,7 +203,7 @@ func TestAdmitMutates(t *testing.T) {
 	}, {
 		name:        "required drops merge with the container's, sorted, no duplicates",
 		scc:         SCCRestricted,
-		ranges:      NamespaceRanges{UIDs: IDRange{Start: 2000, Size: 100}, SupplementalGroups: IDRange{Start: 3000, Size: 5}},
+		ranges:      NamespaceRanges{UIDs: IDRange{First: 2000, Last: 2099}, SupplementalGroups: IDRange{First: 3000, Last: 3004}},
 		yaml:        podHeader + "spec:\n  containers:\n  - name: fedora\n    image: f\n    securityContext:\n      capabilities:\n        drop: [NET_RAW, KILL]\n",
 		fsGroup:     ptr(int64(3000)),
 		annotations: map[string]string{ValidatedSCCAnnotation: SCCRestricted},
