@@ -39,7 +39,7 @@ FUZZ_TARGETS := internal/idmap:FuzzParseProcMap internal/idmap:FuzzValidate inte
 	hook/internal/bundle:FuzzDecodeNarrow hook/internal/bundle:FuzzIDMappings \
 	hook/internal/registry:FuzzDecodeEntry hook/internal/registry:FuzzParseIndex
 
-.PHONY: all tools crio crio-both crio-all versions node-up node-down demo test unit unit-deps fuzz series series-export crio-unit e2e bench install deps clean help
+.PHONY: all tools crio crio-both crio-all versions node-up node-down demo test unit unit-deps fuzz series series-export crio-lint crio-unit e2e bench install deps clean help
 
 all: tools
 
@@ -128,6 +128,11 @@ series: $(BIN)/crio-build
 # with your git config identity (patches/README.md).
 series-export: $(BIN)/crio-build
 	$(BIN)/crio-build -export -version $(CRIO_VERSION)
+
+# CRI-O's own golangci-lint configuration on the lines each series adds
+# (golangci-lint from the Go module proxy, installed once into _output/tools).
+crio-lint: $(BIN)/crio-build deps
+	@set -e; for v in $(TEST_VERSIONS); do $(BIN)/crio-build -lint -version $$v; done
 
 # CRI-O's own tests of the packages the series touches, on the pristine and
 # the patched tree: nothing that passes upstream may fail with the series.

@@ -5,6 +5,7 @@
 //	crio-build -check-series      # apply every series under -patches, build nothing
 //	crio-build -unit-tests        # CRI-O's own tests of the touched packages, pristine vs patched
 //	crio-build -export            # _output/src/cri-o-VERSION's commits back to patches/VERSION, signed off by you
+//	crio-build -lint              # CRI-O's golangci-lint configuration on what the series changes
 //	crio-build -list              # the supported versions (one series each), oldest first
 //	crio-build -default           # the version used when none is named: the newest series
 //
@@ -20,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/crio-userns/crio-userns/internal/crio"
@@ -33,6 +35,7 @@ func main() {
 	checkSeries := flag.Bool("check-series", false, "apply every series to its pristine release and stop")
 	unitTests := flag.Bool("unit-tests", false, "run CRI-O's own tests of the packages the series touches, pristine vs patched")
 	export := flag.Bool("export", false, "write the commits of the source tree since its pristine commit back to the series, signed off with your git config user.name and user.email")
+	lint := flag.Bool("lint", false, "run CRI-O's own golangci-lint configuration on the lines the series changes in the packages it touches")
 	verbose := flag.Bool("v", false, "show the compiler's output")
 	list := flag.Bool("list", false, "print the supported versions, oldest first, and stop")
 	printDefault := flag.Bool("default", false, "print the default version and stop")
@@ -75,6 +78,8 @@ func main() {
 		err = compareUnitTests(ctx, *version, *patches, *output, log)
 	case *export:
 		err = exportSeries(ctx, *version, *patches, *output)
+	case *lint:
+		err = lintSeries(ctx, *version, *patches, *output)
 	default:
 		err = build(ctx, *version, *pristine, *patches, *output, log)
 	}
@@ -177,5 +182,38 @@ func exportSeries(ctx context.Context, version, patchesRoot, output string) erro
 		fmt.Println(f)
 	}
 	fmt.Printf("crio-build: exported %d patches from %s, signed off by %s <%s>\n", len(files), tree, id.Name, id.Email)
+	return nil
+}
+
+// lintSeries runs CRI-O's golangci-lint configuration on the series: only
+// issues in lines the series adds count, in the packages it touches.
+func lintSeries(ctx context.Context, version, patchesRoot, output string) error {
+	series, err := crio.LoadSeries(patchesRoot, version)
+	if err != nil {
+		return err
+	}
+	tree, err := prepare(ctx, version, series, filepath.Join(output, "src", "cri-o-"+version), io.Discard)
+	if err != nil {
+		return err
+	}
+	pkgs, err := crio.TouchedPackages(ctx, tree.Dir)
+	if err != nil || len(pkgs) == 0 {
+		return err
+	}
+	fmt.Printf("crio-build: installing %s (once)\n", crio.Linter)
+	linter, err := crio.InstallLinter(ctx, filepath.Join(output, "tools"), os.Stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("crio-build: golangci-lint with CRI-O %s's .golangci.yml on the series' lines in %s\n", version, strings.Join(pkgs, " "))
+	report, found, err := crio.Lint(ctx, linter, tree.Dir, pkgs)
+	if err != nil {
+		return err
+	}
+	fmt.Print(report)
+	if found {
+		return fmt.Errorf("golangci-lint found issues in the lines the %s series adds", version)
+	}
+	fmt.Printf("crio-build: the %s series adds no golangci-lint issue\n", version)
 	return nil
 }
