@@ -100,7 +100,7 @@ node-down: $(BIN)/crio-node
 demo: crio-both tools
 	$(BIN)/demo -crio-version $(CRIO_VERSION) -pristine $(CRIO_PRISTINE_DIR) -patched $(CRIO_PATCHED_DIR)
 
-test: unit fuzz series crio-unit e2e rpm-check
+test: unit fuzz series crio-lint crio-unit e2e rpm-check
 
 # systemd-analyze verifies the override unit in contrib/machineconfig's tests.
 unit-deps:
