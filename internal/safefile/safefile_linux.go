@@ -35,6 +35,9 @@ type Options struct {
 	// files decide what it lets through, so whoever can write them can
 	// switch the hook off.
 	Trusted bool
+	// Prefix returns the first Limit bytes of a larger file instead of
+	// refusing it, for callers that need only its beginning.
+	Prefix bool
 }
 
 // ErrNotRegular reports a FIFO, socket, device or directory where a regular
@@ -102,7 +105,11 @@ func ReadPathFD(fd int, name string, o Options) ([]byte, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, &os.PathError{Op: "stat", Path: name, Err: err}
 	}
-	if err := checkStat(name, &st, o); err != nil {
+	check := o
+	if o.Prefix {
+		check.Limit = 0 // the size is no reason to refuse
+	}
+	if err := checkStat(name, &st, check); err != nil {
 		return nil, err
 	}
 	rfd, err := openRetry("/proc/self/fd/"+strconv.Itoa(fd), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY)
@@ -110,7 +117,29 @@ func ReadPathFD(fd int, name string, o Options) ([]byte, error) {
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer unix.Close(rfd)
+	if o.Prefix {
+		return readPrefix(rfd, name, o.Limit)
+	}
 	return readAll(rfd, name, st.Size, o.Limit)
+}
+
+// readPrefix reads up to limit bytes from fd.
+func readPrefix(fd int, name string, limit int64) ([]byte, error) {
+	buf := make([]byte, limit)
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return nil, &os.PathError{Op: "read", Path: name, Err: err}
+		case m == 0:
+			return buf[:n], nil
+		}
+		n += m
+	}
+	return buf, nil
 }
 
 // CheckTrusted applies the Trusted test to the file at path without reading

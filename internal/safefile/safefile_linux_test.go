@@ -79,6 +79,9 @@ func TestReadHostile(t *testing.T) {
 		{name: "not root's untrusted", file: "nobody", o: Options{Limit: 100, Trusted: true}, wantErr: "nobody: not trusted: owned by UID 65534, not root", untrust: true},
 		{name: "untrusted is fine when trust is not asked", file: "nobody", o: Options{Limit: 100}, want: "x"},
 		{name: "no limit is a bug", file: "ok", o: Options{}, wantErr: "reading without a size limit"},
+		{name: "prefix of a larger file", file: "big", o: Options{Limit: 10, Prefix: true}, want: "xxxxxxxxxx"},
+		{name: "prefix of a smaller file", file: "ok", o: Options{Limit: 100, Prefix: true}, want: "hello\n"},
+		{name: "prefix still refuses a FIFO", file: "fifo", o: Options{Limit: 100, Prefix: true}, wantErr: "fifo: not a regular file (a FIFO)", is: ErrNotRegular},
 		{name: "proc file of size 0 is read whole", file: "/proc/self/uid_map", o: Options{Limit: 64 << 10}, want: "         0          0 4294967295\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,7 +15,7 @@
 // pod's first container registers it and the others find it by key. No
 // annotation decides that two containers share a namespace.
 //
-// The index holds, per namespace, at most eight host spans per side (the
+// The index holds, per namespace, at most four host spans per side (the
 // namespace's host ranges merged, the narrowest gaps closed), each record
 // sorted by first ID with the running maximum of last IDs, and the pods'
 // keys by hash. A lookup binary-searches it in place: the spans that can

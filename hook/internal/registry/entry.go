@@ -92,15 +92,23 @@ func (e *Entry) Encode() []byte {
 // something outside the hook wrote it, and guessing could hide a conflict.
 func DecodeEntry(data []byte) (*Entry, error) { return decodeEntry(data, true) }
 
-// decodeEntry is DecodeEntry, leaving the maps out unless withMaps: what
-// says whether an entry is alive is in its first lines.
+// headLines are the entry's lines before the maps: what says whose the
+// entry is and whether it is alive.
+const headLines = 4
+
+// decodeEntry is DecodeEntry, or, unless withMaps, the head of an entry
+// from a prefix of its file (the maps, which may be long, left out).
 func decodeEntry(data []byte, withMaps bool) (*Entry, error) {
-	if !bytes.HasSuffix(data, []byte("\n")) {
-		return nil, fmt.Errorf("truncated: no final newline")
-	}
-	lines := strings.Split(string(data[:len(data)-1]), "\n")
-	if len(lines) != 6 {
-		return nil, fmt.Errorf("%d lines, want 6", len(lines))
+	var lines []string
+	if withMaps {
+		if !bytes.HasSuffix(data, []byte("\n")) {
+			return nil, fmt.Errorf("truncated: no final newline")
+		}
+		if lines = strings.Split(string(data[:len(data)-1]), "\n"); len(lines) != 6 {
+			return nil, fmt.Errorf("%d lines, want 6", len(lines))
+		}
+	} else if lines = strings.SplitN(string(data), "\n", headLines+1); len(lines) <= headLines {
+		return nil, fmt.Errorf("%d lines, want 6", len(lines)-1)
 	}
 	if lines[0] != entryHeader {
 		return nil, fmt.Errorf("line 1: unknown header %q (want %q)", clip(lines[0]), entryHeader)

@@ -8,6 +8,7 @@ import (
 	"hash/adler32"
 	"hash/fnv"
 	"slices"
+	"sort"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -40,9 +41,9 @@ const (
 )
 
 // maxSpans bounds the spans one namespace puts in the index per side: a
-// map of 340 scattered extents becomes 8 spans covering them, and the
+// map of 340 scattered extents becomes 4 spans covering them, and the
 // exact comparison reads the entry.
-const maxSpans = 8
+const maxSpans = 4
 
 var le = binary.LittleEndian
 
@@ -362,3 +363,102 @@ func hashString(s string) uint64 {
 // a stray write): Adler-32, which needs no table built at start-up (CRC-32C's
 // costs the hook a good part of a millisecond on every container start).
 func checksum(b []byte) uint32 { return adler32.Checksum(b) }
+
+// withAdded returns ix's bytes with e's namespace added, in one pass over
+// the records and without decoding them: what a pod's first container
+// costs. It reports false when e's namespace is in ix already (the caller
+// then replaces it by decoding).
+func (ix *index) withAdded(e *Entry) ([]byte, bool) {
+	if _, ok := ix.findNS(e.NS); ok {
+		return nil, false
+	}
+	p := sort.Search(ix.nNS, func(i int) bool { return cmpID(ix.ns(i).id, e.NS) > 0 })
+	renumber := func(ref uint32) uint32 {
+		if int(ref&^rootBit) >= p {
+			return ref + 1
+		}
+		return ref
+	}
+	var added [2][]span
+	for side, maps := range [2][]rspec.LinuxIDMapping{e.UIDMaps, e.GIDMaps} {
+		added[side] = spansOf(maps) // sorted by first, disjoint
+	}
+	podHash := hashString(e.PodKey)
+	podAt, podFound := 0, false
+	if e.PodKey != "" {
+		podAt = sort.Search(ix.nPod, func(i int) bool { return ix.pod(i).hash >= podHash })
+		podFound = podAt < ix.nPod && ix.pod(podAt).hash == podHash
+	}
+	nPod := ix.nPod
+	if e.PodKey != "" && !podFound {
+		nPod++
+	}
+	nSpan := [2]int{ix.nSpan[0] + len(added[0]), ix.nSpan[1] + len(added[1])}
+
+	b := make([]byte, 0, headerSize+(ix.nNS+1)*nsSize+(nSpan[0]+nSpan[1])*spanSize+nPod*podSize+4)
+	b = append(b, indexMagic...)
+	b = le.AppendUint32(b, indexVersion)
+	b = le.AppendUint32(b, uint32(ix.nNS+1))
+	b = le.AppendUint32(b, uint32(nSpan[0]))
+	b = le.AppendUint32(b, uint32(nSpan[1]))
+	b = le.AppendUint32(b, uint32(nPod))
+	b = le.AppendUint32(b, 0)
+	nsTable := ix.data[ix.offNS : ix.offNS+ix.nNS*nsSize]
+	b = append(b, nsTable[:p*nsSize]...)
+	b = le.AppendUint64(b, e.NS.Dev)
+	b = le.AppendUint64(b, e.NS.Ino)
+	b = le.AppendUint64(b, hashString(e.Namespace))
+	b = append(b, nsTable[p*nsSize:]...)
+	for side := range 2 {
+		var maxLast uint32
+		emit := func(first, last, ref uint32) {
+			maxLast = max(maxLast, last)
+			b = le.AppendUint32(b, first)
+			b = le.AppendUint32(b, last)
+			b = le.AppendUint32(b, maxLast)
+			b = le.AppendUint32(b, ref)
+		}
+		next := added[side]
+		for i := range ix.nSpan[side] {
+			rec := ix.data[ix.offSpan[side]+i*spanSize:]
+			first, last := le.Uint32(rec), le.Uint32(rec[4:])
+			for len(next) > 0 && cmpSpan(next[0], span{first: first, last: last}) < 0 {
+				emit(next[0].first, next[0].last, spanRef(p, next[0].root))
+				next = next[1:]
+			}
+			emit(first, last, renumber(le.Uint32(rec[12:])))
+		}
+		for _, s := range next {
+			emit(s.first, s.last, spanRef(p, s.root))
+		}
+	}
+	for i := range ix.nPod {
+		if e.PodKey != "" && !podFound && i == podAt {
+			b = le.AppendUint64(b, podHash)
+			b = le.AppendUint32(b, uint32(p))
+			b = le.AppendUint32(b, 0)
+		}
+		rec := ix.data[ix.offPod+i*podSize:]
+		ref := renumber(le.Uint32(rec[8:]))
+		if podFound && i == podAt {
+			ref = uint32(p)
+		}
+		b = le.AppendUint64(b, le.Uint64(rec))
+		b = le.AppendUint32(b, ref)
+		b = le.AppendUint32(b, 0)
+	}
+	if e.PodKey != "" && !podFound && podAt == ix.nPod {
+		b = le.AppendUint64(b, podHash)
+		b = le.AppendUint32(b, uint32(p))
+		b = le.AppendUint32(b, 0)
+	}
+	return le.AppendUint32(b, checksum(b)), true
+}
+
+func spanRef(ns int, root bool) uint32 {
+	ref := uint32(ns)
+	if root {
+		ref |= rootBit
+	}
+	return ref
+}

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -34,9 +35,9 @@ type Registry struct {
 	ProcRoot string
 }
 
-func (r *Registry) lockFile() string          { return filepath.Join(r.Dir, "lock") }
-func (r *Registry) indexFile() string         { return filepath.Join(r.Dir, "index") }
-func (r *Registry) entryDir() string          { return filepath.Join(r.Dir, "ns") }
+func (r *Registry) lockFile() string            { return filepath.Join(r.Dir, "lock") }
+func (r *Registry) indexFile() string           { return filepath.Join(r.Dir, "index") }
+func (r *Registry) entryDir() string            { return filepath.Join(r.Dir, "ns") }
 func (r *Registry) entryFile(id nsfs.ID) string { return filepath.Join(r.entryDir(), fileName(id)) }
 
 // legacyFile is the previous format's one file.
@@ -59,7 +60,8 @@ type Txn struct {
 	writable bool
 	unlock   func()
 	ix       *index
-	d        *indexData // non-nil once changed
+	d        *indexData         // non-nil once decoded for a change
+	spliced  []byte             // the index with one namespace added, when d is nil
 	cache    map[nsfs.ID]*Entry // entries read whole
 	heads    map[nsfs.ID]*Entry // entries read without their maps
 	unlinks  []nsfs.ID
@@ -155,7 +157,16 @@ func (t *Txn) rebuild() (*indexData, error) {
 func (t *Txn) readEntryFile(path string) (*Entry, error) { return t.readEntry(path, true) }
 
 func (t *Txn) readEntry(path string, withMaps bool) (*Entry, error) {
-	data, err := safefile.Read(path, safefile.Options{Limit: MaxEntrySize, NoFollow: true, Trusted: true})
+	o := safefile.Options{Limit: MaxEntrySize, NoFollow: true, Trusted: true}
+	if !withMaps {
+		// The head is well under a page; the maps after it may fill the
+		// file. A head longer than that (long names) is read whole.
+		o.Limit, o.Prefix = 4096, true
+	}
+	data, err := safefile.Read(path, o)
+	if err == nil && o.Prefix && bytes.Count(data, []byte("\n")) < headLines {
+		data, err = safefile.Read(path, safefile.Options{Limit: MaxEntrySize, NoFollow: true, Trusted: true})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -368,6 +379,15 @@ func (t *Txn) Record(self *Entry, res *Result) error {
 		return err
 	}
 	if t.d == nil {
+		if data, ok := t.ix.withAdded(self); ok {
+			ix, err := parseIndex(data)
+			if err != nil {
+				return err
+			}
+			t.ix, t.spliced = ix, data
+			t.unlinks = slices.DeleteFunc(t.unlinks, func(id nsfs.ID) bool { return id == self.NS })
+			return nil
+		}
 		t.d = t.ix.decode()
 	}
 	t.d.add(self)
@@ -379,10 +399,17 @@ func (t *Txn) Record(self *Entry, res *Result) error {
 // of pruned entries (after the index no longer names them), and unlocks.
 func (t *Txn) Close() error {
 	defer t.unlock()
-	if t.d == nil || !t.writable {
+	if !t.writable {
 		return nil
 	}
-	if err := t.writeFile(t.r.Dir, "index", t.d.encode()); err != nil {
+	data := t.spliced
+	if t.d != nil {
+		data = t.d.encode()
+	}
+	if data == nil {
+		return nil
+	}
+	if err := t.writeFile(t.r.Dir, "index", data); err != nil {
 		return err
 	}
 	t.Stats.Written = true

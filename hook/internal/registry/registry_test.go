@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -150,7 +151,17 @@ func TestIndexQueries(t *testing.T) {
 				e.UIDMaps = append(e.UIDMaps, rspec.LinuxIDMapping{ContainerID: uint32(i), HostID: rng.Uint32N(1 << 24), Size: 1 + rng.Uint32N(70000)})
 			}
 			e.GIDMaps = maps(0, rng.Uint32N(1<<30), 65536)
+			// Adding by splicing the bytes gives what decoding, adding and
+			// encoding gives.
+			before, err := parseIndex(d.encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			spliced, ok := before.withAdded(e)
 			d.add(e)
+			if !ok || !bytes.Equal(spliced, d.encode()) {
+				t.Fatalf("round %d: withAdded differs from add (ok %v)", round, ok)
+			}
 			live[e.NS] = e
 			podNS[e.PodKey] = e.NS
 			spans[e.NS] = [2][]span{spansOf(e.UIDMaps), spansOf(e.GIDMaps)}
@@ -466,8 +477,10 @@ func TestTxn(t *testing.T) {
 	}
 	os.WriteFile(r.indexFile(), []byte("garbage"), 0o600)
 	check(t, r, d, false)
-	if got := registered(t, r); !reflect.DeepEqual(got, before) {
-		t.Fatalf("after a damaged index: %v, want %v", got, before)
+	// The run's sweep may have pruned a dead entry on the way; the live
+	// ones are all back.
+	if got := registered(t, r); !slices.Contains(got, "d") || !slices.Contains(got, "f") || len(slices.DeleteFunc(slices.Clone(got), func(p string) bool { return slices.Contains(before, p) })) > 0 {
+		t.Fatalf("after a damaged index: %v, want the live ones of %v", got, before)
 	}
 	// A damaged entry fails closed, naming the file.
 	os.WriteFile(r.entryFile(d.NS), []byte("garbage\n"), 0o600)
