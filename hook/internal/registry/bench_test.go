@@ -21,9 +21,9 @@ func BenchmarkNewPod(b *testing.B) {
 				r := &Registry{Dir: b.TempDir(), ProcRoot: p.root}
 				for i := range n {
 					base := 300000 + uint32(i)*65536
-					check(b, r, entryFor(p.spawn(i+1, 1), fmt.Sprintf("p%d", i), i+1, shaped(shape, base)), false)
+					check(b, r, entryFor(p.spawn(i+1, 1), fmt.Sprintf("p%d", i), i+1, shaped(shape, base, 1000650000+uint32(i)*10000)), false)
 				}
-				self := entryFor(p.spawn(100000, 1), "me", 100000, shaped(shape, 200000))
+				self := entryFor(p.spawn(100000, 1), "me", 100000, shaped(shape, 200000, 1000000000))
 				b.ReportAllocs()
 				for b.Loop() {
 					res, st := check(b, r, self, false)
@@ -40,11 +40,11 @@ func BenchmarkNewPod(b *testing.B) {
 }
 
 // shaped is a map of the named shape in the 65536 IDs from base:
-// map-to-root's "1 base 65535" + "0 root 1", or 340 one-ID extents spread
-// over the block.
-func shaped(shape string, base uint32) []rspec.LinuxIDMapping {
+// map-to-root's "1 base 65535" + "0 root 1" (each pod in a project of its
+// own, with its own root ID), or 340 one-ID extents spread over the block.
+func shaped(shape string, base, root uint32) []rspec.LinuxIDMapping {
 	if shape == "realistic" {
-		return maps(1, base, 65535, 0, 1000650000, 1)
+		return maps(1, base, 65535, 0, root, 1)
 	}
 	var out []rspec.LinuxIDMapping
 	for i := range uint32(340) {
