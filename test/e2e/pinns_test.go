@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"bufio"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,12 +15,12 @@ import (
 	"github.com/crio-userns/crio-userns/internal/testenv"
 )
 
-// The patched pinns on real namespaces: a user namespace created without
-// mappings (--defer-id-mappings) keeps a network namespace it owns; the
-// staged --write-id-mappings prints what the namespace holds, writes nothing
-// when its standard input ends, writes what it is sent, then prints the
-// written mappings to the next caller (which is how CRI-O recovers them after
-// a crash between the write and the save), and refuses different ones.
+// The patched pinns on real namespaces, driven as CRI-O drives it: a user
+// namespace created without mappings (--defer-id-mappings) owns the pod's
+// network namespace; pinns --join-userns joins both and waits, while its
+// caller writes the mappings through pinns' /proc entries; on a line on
+// standard input pinns applies the sysctls that take IDs of the namespace,
+// and when standard input ends first it applies nothing.
 func TestPinnsDeferredIDMappings(t *testing.T) {
 	testenv.RequireRoot(t)
 	pinns := filepath.Join(patched.binDir(), "pinns")
@@ -25,13 +28,7 @@ func TestPinnsDeferredIDMappings(t *testing.T) {
 		t.Fatalf("patched pinns is not built: %v", err)
 	}
 	dir := t.TempDir()
-	run := func(stdin string, args ...string) (string, error) {
-		cmd := exec.Command(pinns, args...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	if out, err := run("", "-d", dir, "-f", "pod", "--user", "--net", "--defer-id-mappings"); err != nil {
+	if out, err := exec.Command(pinns, "-d", dir, "-f", "pod", "--user", "--net", "--defer-id-mappings").CombinedOutput(); err != nil {
 		t.Fatalf("pinns --defer-id-mappings: %v\n%s", err, out)
 	}
 	userns, netns := filepath.Join(dir, "userns", "pod"), filepath.Join(dir, "netns", "pod")
@@ -42,24 +39,73 @@ func TestPinnsDeferredIDMappings(t *testing.T) {
 			}
 		}
 	})
-	write := []string{"--write-id-mappings=" + userns, "--join-net=" + netns, "-s", "net.ipv4.ping_group_range=0 65535"}
-	const mappings = "0-1000650000-1@1-300001-65535@ 0-300000-65536@"
 
-	out, err := run("", write...)
-	if err == nil || !strings.HasPrefix(out, " \n") || !strings.Contains(out, "No ID mappings given") {
-		t.Fatalf("aborted write: err %v, output %q: want the empty mappings and nothing written", err, out)
+	// join starts pinns --join-userns and returns it once it is in the
+	// namespaces, with what its uid_map shows.
+	join := func() (*exec.Cmd, io.WriteCloser, string) {
+		t.Helper()
+		cmd := exec.Command(pinns, "--join-userns="+userns, "--join-net="+netns, "-s", "net.ipv4.ping_group_range=0 65535")
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
+			t.Fatalf("pinns --join-userns printed %q (%v), want ready", line, err)
+		}
+		uidMap, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cmd, stdin, strings.Join(strings.Fields(string(uidMap)), " ")
 	}
-	if out, err := run(mappings+"\n", write...); err != nil || out != " \n" {
-		t.Fatalf("write: err %v, output %q", err, out)
+
+	// Standard input ends: nothing applied, nothing written.
+	cmd, stdin, uidMap := join()
+	if uidMap != "" {
+		t.Fatalf("a deferred user namespace has uid_map %q", uidMap)
 	}
-	out, err = run(mappings+"\n", write...)
-	if err != nil || out != mappings+"\n" {
-		t.Fatalf("the same mappings again: err %v, output %q, want %q printed and accepted", err, out, mappings)
+	stdin.Close()
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("pinns succeeded without being told to go on")
 	}
-	out, err = run("0-1000650005-1@1-300001-65535@ 0-300000-65536@\n", write...)
-	if err == nil || !strings.Contains(out, "already written with different mappings") {
-		t.Fatalf("different mappings: err %v, output %q, want a refusal", err, out)
+
+	cmd, stdin, uidMap = join()
+	if uidMap != "" {
+		t.Fatalf("an aborted pinns left uid_map %q", uidMap)
 	}
+	for file, content := range map[string]string{"gid_map": "0 300000 65536\n", "uid_map": "0 1000650000 1\n1 300001 65535\n"} {
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/%s", cmd.Process.Pid, file), []byte(content), 0o644); err != nil {
+			t.Fatalf("writing %s: %v", file, err)
+		}
+	}
+	if _, err := io.WriteString(stdin, "\n"); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("pinns after the write: %v", err)
+	}
+
+	// The next caller sees the mappings (how CRI-O recovers them after a
+	// crash between the write and the save); the kernel takes no second write.
+	cmd, stdin, uidMap = join()
+	if uidMap != "0 1000650000 1 1 300001 65535" {
+		t.Errorf("uid_map %q after the write", uidMap)
+	}
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/uid_map", cmd.Process.Pid), []byte("0 1000650005 1\n"), 0o644); err == nil {
+		t.Error("the kernel took a second uid_map")
+	}
+	stdin.Close()
+	_ = cmd.Wait()
+
 	// The sysctl that takes IDs of the namespace was set in the pod's
 	// network namespace: GIDs 0-65535 of the pod are host 300000-365535.
 	got, err := exec.Command("nsenter", "--net="+netns, "cat", "/proc/sys/net/ipv4/ping_group_range").Output()
