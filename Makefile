@@ -143,11 +143,9 @@ crio-unit: $(BIN)/crio-build deps
 # CRI-O runs on the default version only; the suite skips, and says so, the
 # baseline tests on the others.
 # Each version keeps its nodes, images and hook state in $(OUTPUT)/e2e/VERSION.
-# The versions run one after the other: two CRI-O daemons on one host share
-# CNI's result cache (/var/lib/cni/results), and one removes the other's
-# entries ("neither IPv4 nor IPv6 found when retrieving network status"), so
-# running them side by side (two suites in 123 s instead of 2 x 94 s here)
-# fails pods at random.
+# The versions run one after the other: two CRI-O daemons allocate auto
+# user-namespace ranges from the same /etc/subuid without seeing each other's
+# pods, so side by side their pods could share host IDs.
 e2e: crio-all tools
 	@set -e; for v in $(TEST_VERSIONS); do $(MAKE) --no-print-directory e2e-version-$$v; done
 

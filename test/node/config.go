@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -79,9 +80,17 @@ enable_metrics = false
 enable_nri = false
 `))
 
-// loopbackCNI gives pods nothing but lo: test traffic never leaves the machine.
-const loopbackCNI = `{ "cniVersion": "1.0.0", "name": "loopback-only", "plugins": [ { "type": "loopback" } ] }
-`
+// loopbackCNI gives pods nothing but lo: test traffic never leaves the
+// machine. Every CRI-O on a machine shares libcni's result cache
+// (/var/lib/cni/results) and garbage-collects the cached attachments of its
+// network that it does not know; a network name of the node's own keeps one
+// node from deleting another's (seen as "neither IPv4 nor IPv6 found when
+// retrieving network status" when two nodes ran at once).
+func loopbackCNI(l Layout) []byte {
+	sum := sha256.Sum256([]byte(l.State))
+	return fmt.Appendf(nil, `{ "cniVersion": "1.0.0", "name": "loopback-only-%x", "plugins": [ { "type": "loopback" } ] }
+`, sum[:6])
+}
 
 // The node never pulls from the internet; images are preloaded into storage.
 const registriesConf = `unqualified-search-registries = []
@@ -112,7 +121,7 @@ func WriteConfig(s Settings, dropIns map[string][]byte) error {
 		filepath.Join(s.DropInDir(), "10-node.conf"): node.Bytes(),
 		s.Registries(): []byte(registriesConf),
 		s.Policy():     []byte(acceptLocalImages),
-		filepath.Join(s.CNIDir(), "10-loopback.conflist"): []byte(loopbackCNI),
+		filepath.Join(s.CNIDir(), "10-loopback.conflist"): loopbackCNI(s.Layout),
 	}
 	for name, content := range dropIns {
 		if filepath.Base(name) != name || filepath.Ext(name) != ".conf" {

@@ -1,8 +1,10 @@
 package node
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -67,6 +69,9 @@ func TestWriteConfigKeepsEverythingPrivate(t *testing.T) {
 	if !strings.Contains(string(data), `"type": "loopback"`) || strings.Contains(string(data), "bridge") {
 		t.Errorf("CNI config is not loopback-only: %s", data)
 	}
+	if other := loopbackCNI(Layout{State: s.State + "-other"}); cniNetworkName(t, other) == cniNetworkName(t, data) {
+		t.Errorf("two nodes share the CNI network name %q: each garbage-collects the other's cached results", cniNetworkName(t, data))
+	}
 
 	// A second write drops drop-ins the new call does not name.
 	if err := WriteConfig(s, nil); err != nil {
@@ -115,4 +120,18 @@ func TestEnsureSubIDs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cniNetworkName is the network name of a conflist; libcni requires one
+// that starts with a letter or digit and holds only [a-zA-Z0-9_.-].
+func cniNetworkName(t *testing.T, conflist []byte) string {
+	t.Helper()
+	var c struct{ Name string }
+	if err := json.Unmarshal(conflist, &c); err != nil {
+		t.Fatalf("CNI config: %v", err)
+	}
+	if !regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`).MatchString(c.Name) {
+		t.Fatalf("CNI network name %q is not one libcni accepts", c.Name)
+	}
+	return c.Name
 }
