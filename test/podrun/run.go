@@ -64,6 +64,17 @@ type Options struct {
 	Kubelet KubeletConfig
 	// ProcRoot is where the host's /proc is; empty means "/proc".
 	ProcRoot string
+	// Proc reads the node's processes when they are not this machine's (a
+	// guest node's, through its agent); nil reads ProcRoot.
+	Proc ProcReader
+	// LogRoot is where pod log directories are made; empty means the
+	// system's temporary directory. A guest node's conmon writes the logs,
+	// so there it is a directory the guest shares with this machine.
+	LogRoot string
+	// RuntimeHandler selects the node's runtime handler (the handler of the
+	// pod's RuntimeClass); empty means spec.runtimeClassName, else the
+	// node's default runtime.
+	RuntimeHandler string
 	// PollInterval is how often running containers are sampled; zero means
 	// DefaultPollInterval.
 	PollInterval time.Duration
@@ -102,6 +113,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ProcRoot == "" {
 		o.ProcRoot = "/proc"
+	}
+	if o.Proc == nil {
+		o.Proc = LocalProc{Root: o.ProcRoot}
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = DefaultPollInterval
@@ -173,7 +187,7 @@ func Run(ctx context.Context, pod *corev1.Pod, opts Options) (*Result, error) {
 	}
 	defer client.Close()
 
-	logDir, err := os.MkdirTemp("", fmt.Sprintf("podrun_%s_%s_", pod.Namespace, pod.Name))
+	logDir, err := os.MkdirTemp(opts.LogRoot, fmt.Sprintf("podrun_%s_%s_", pod.Namespace, pod.Name))
 	if err != nil {
 		return nil, fmt.Errorf("creating the pod log directory: %w", err)
 	}
@@ -210,7 +224,7 @@ func (r *runner) run(ctx context.Context) {
 	r.sbCfg = sbCfg
 	r.opts.Logf("RunPodSandbox %s/%s", r.pod.Namespace, r.pod.Name)
 	start := time.Now()
-	sb, err := r.client.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: sbCfg})
+	sb, err := r.client.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: sbCfg, RuntimeHandler: r.runtimeHandler()})
 	r.res.Timings.RunPodSandbox = time.Since(start)
 	if err != nil {
 		r.res.SandboxError = err.Error()
@@ -247,6 +261,20 @@ func (r *runner) run(ctx context.Context) {
 	for _, w := range ws {
 		r.finish(w)
 	}
+}
+
+// runtimeHandler is what the kubelet sends for the pod's RuntimeClass. A
+// RuntimeClass object maps its name to a handler; podrun has no API server,
+// so the class name is taken as the handler name, as OpenShift's own
+// RuntimeClasses are written (name and handler alike, e.g. crun, runc).
+func (r *runner) runtimeHandler() string {
+	if r.opts.RuntimeHandler != "" {
+		return r.opts.RuntimeHandler
+	}
+	if rc := r.pod.Spec.RuntimeClassName; rc != nil {
+		return *rc
+	}
+	return ""
 }
 
 // createAndStart resolves the image, creates and starts one container, and

@@ -87,7 +87,7 @@ func (r *runner) sample(ctx context.Context, w *watched, checkReady bool) {
 		w.cr.Reason = st.GetReason()
 	case runtimeapi.ContainerState_CONTAINER_RUNNING:
 		if w.pid > 0 {
-			snap, err := ReadProc(r.opts.ProcRoot, w.pid)
+			snap, err := r.opts.Proc.ReadProc(w.pid)
 			if err != nil {
 				r.opts.Logf("sampling %s: %v", w.cr.Name, err)
 			} else {

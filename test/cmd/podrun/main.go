@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/crio-userns/crio-userns/test/podrun"
+	"github.com/crio-userns/crio-userns/test/vm"
 )
 
 func main() {
@@ -95,6 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		asJSON     = fs.Bool("json", false, "print the result as one JSON object")
 		usernsGate = fs.Bool("userns-feature-gate", false, "emulate a kubelet with UserNamespacesSupport on (pods without hostUsers: false get user namespace mode NODE)")
 		verbose    = fs.Bool("v", false, "log progress to stderr")
+		handler    = fs.String("runtime-handler", "", "runtime handler for the pod, as its RuntimeClass gives it (default: spec.runtimeClassName, else the node's default)")
 		cleanup    = fs.Bool("cleanup", false, "remove every pod podrun left on the node (label "+podrun.MarkerLabel+"=true) and exit")
 	)
 	fs.Var(&uidRange, "uid-range", "the namespace's openshift.io/sa.scc.uid-range, `START/SIZE`")
@@ -153,6 +155,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Ready:     *ready,
 		Keep:      *keep,
 		Kubelet:   podrun.KubeletConfig{UserNamespacesSupport: *usernsGate},
+
+		RuntimeHandler: *handler,
+	}
+	// A guest node's PIDs are the guest's: read its /proc through its agent,
+	// whose socket sits beside the forwarded CRI socket. Its conmon writes the pods' logs, into a directory shared with us.
+	if agent := vm.AgentBeside(*socket); agent != nil {
+		opts.Proc = agent
+		opts.LogRoot = vm.PodLogRootBeside(*socket)
 	}
 	if groups.set {
 		opts.SupplementalGroups = groups.r

@@ -1,4 +1,4 @@
-package podrun
+package proctree
 
 import (
 	"os"
@@ -71,7 +71,7 @@ func TestReadProc(t *testing.T) {
 		{pid: 103, ppid: 101, uid: 200007, gid: 200012, cmdline: []string{"sh", "-c", "sleep 1"}},
 		{pid: 200, ppid: 1, uid: 0, gid: 0, cmdline: []string{"unrelated"}},
 	}
-	want := &ProcSnapshot{
+	want := &Snapshot{
 		UIDMap: [][3]uint32{{1, 200000, 65535}, {0, 1000650000, 1}},
 		GIDMap: [][3]uint32{{0, 200000, 65536}},
 		CapBnd: "000000000000051b",
