@@ -10,20 +10,34 @@ import (
 	"text/template"
 )
 
-// Settings are the node-level choices the drop-in expresses. The defaults
-// follow the measured trial on this machine kind (cgroup v1 hybrid, no
-// CAP_SYS_RESOURCE, Debian's runc; Debian's crun 1.8.1 rejects OCI 1.3.0).
+// Settings are the node-level choices the drop-in expresses. The host
+// bench's follow the measured trial on this machine kind (cgroup v1 hybrid,
+// no CAP_SYS_RESOURCE, Debian's runc; Debian 12's crun 1.8.1 rejects OCI
+// 1.3.0); the guest node's are an OpenShift node's (systemd, crun).
 type Settings struct {
 	Layout
 	Pinns      string
 	Runtime    string // default_runtime: "runc"
 	RuntimeBin string
-	Conmon     string
-	PauseImage string
-	LogLevel   string
+	// OtherRuntimes are further runtime handlers, chosen per pod by its
+	// RuntimeClass handler.
+	OtherRuntimes []RuntimeHandler
+	// CgroupManager is "cgroupfs" (empty) or "systemd".
+	CgroupManager string
+	Conmon        string
+	PauseImage    string
+	LogLevel      string
 	// DropInfra mirrors CRI-O's drop_infra_ctr; false starts a pause process
 	// per pod, which this VM cannot do for lack of CAP_SYS_RESOURCE.
 	DropInfra bool
+}
+
+// RuntimeHandler is one [crio.runtime.runtimes.NAME] table.
+type RuntimeHandler struct{ Name, Path string }
+
+// Handlers lists the default runtime first, then the others.
+func (s Settings) Handlers() []RuntimeHandler {
+	return append([]RuntimeHandler{{s.Runtime, s.RuntimeBin}}, s.OtherRuntimes...)
 }
 
 var nodeDropIn = template.Must(template.New("10-node.conf").Funcs(template.FuncMap{"q": strconv.Quote}).Parse(
@@ -42,7 +56,7 @@ listen = {{q .Socket}}
 
 [crio.runtime]
 default_runtime = {{q .Runtime}}
-cgroup_manager = "cgroupfs"
+cgroup_manager = {{if .CgroupManager}}{{q .CgroupManager}}{{else}}"cgroupfs"{{end}}
 conmon_cgroup = "pod"
 hooks_dir = [{{q .HooksDir}}]
 pinns_path = {{q .Pinns}}
@@ -56,13 +70,14 @@ drop_infra_ctr = {{.DropInfra}}
 apparmor_profile = ""
 enable_criu_support = false
 
-[crio.runtime.runtimes.{{.Runtime}}]
-runtime_path = {{q .RuntimeBin}}
+{{range .Handlers}}
+[crio.runtime.runtimes.{{.Name}}]
+runtime_path = {{q .Path}}
 runtime_type = "oci"
-runtime_root = {{q (printf "%s/%s" .Run .Runtime)}}
-monitor_path = {{q .Conmon}}
+runtime_root = {{q (printf "%s/%s" $.Run .Name)}}
+monitor_path = {{q $.Conmon}}
 monitor_cgroup = "pod"
-
+{{end}}
 [crio.image]
 pause_image = {{q .PauseImage}}
 signature_policy = {{q .Policy}}

@@ -135,3 +135,53 @@ func cniNetworkName(t *testing.T, conflist []byte) string {
 	}
 	return c.Name
 }
+
+// The guest node's settings: systemd cgroup manager, crun by default, runc
+// as a second handler, each with its own runtime root.
+func TestWriteConfigGuestRuntimes(t *testing.T) {
+	state := t.TempDir()
+	s := Settings{Layout: Layout{State: state}, Pinns: "/p", Runtime: "crun", RuntimeBin: "/usr/bin/crun",
+		OtherRuntimes: []RuntimeHandler{{Name: "runc", Path: "/usr/sbin/runc"}}, CgroupManager: "systemd",
+		Conmon: "/usr/bin/conmon", PauseImage: DefaultPauseImage, LogLevel: "info", DropInfra: true}
+	if err := WriteConfig(s, nil); err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Crio struct {
+			Runtime struct {
+				DefaultRuntime string `toml:"default_runtime"`
+				CgroupManager  string `toml:"cgroup_manager"`
+				Runtimes       map[string]struct {
+					RuntimePath string `toml:"runtime_path"`
+					RuntimeRoot string `toml:"runtime_root"`
+				}
+			}
+		}
+	}
+	if _, err := toml.DecodeFile(filepath.Join(s.DropInDir(), "10-node.conf"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Crio.Runtime
+	if r.DefaultRuntime != "crun" || r.CgroupManager != "systemd" || len(r.Runtimes) != 2 ||
+		r.Runtimes["crun"].RuntimePath != "/usr/bin/crun" || r.Runtimes["runc"].RuntimeRoot != filepath.Join(state, "run", "runc") {
+		t.Errorf("runtime settings: %+v", r)
+	}
+}
+
+func TestServiceUnit(t *testing.T) {
+	l := Layout{State: "/var/lib/x"}
+	unit, err := l.ServiceUnit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Type=notify",
+		`ExecStart="/var/lib/x/bin/crio" --config "/var/lib/x/etc/crio.conf" --config-dir "/var/lib/x/etc/crio.conf.d"`,
+		"StandardOutput=append:/var/lib/x/logs/crio.log",
+		"Restart=no",
+	} {
+		if !strings.Contains(string(unit), want) {
+			t.Errorf("unit lacks %q:\n%s", want, unit)
+		}
+	}
+}

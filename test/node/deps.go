@@ -10,8 +10,11 @@ import (
 	"strings"
 )
 
-// debianDeps maps a file the node needs to the Debian package that ships it.
-var debianDeps = []struct{ path, pkg string }{
+// DebianDep is a file a node needs and the Debian package that ships it.
+type DebianDep struct{ Path, Pkg string }
+
+// debianDeps are the host bench's.
+var debianDeps = []DebianDep{
 	{"/usr/sbin/runc", "runc"},
 	{"/usr/bin/conmon", "conmon"},
 	{"/usr/bin/skopeo", "skopeo"},
@@ -25,12 +28,17 @@ var debianDeps = []struct{ path, pkg string }{
 }
 
 // EnsureDeps installs the Debian packages the node needs when any is missing.
-// apt-get update runs first because a fresh machine has no package lists.
 func EnsureDeps(ctx context.Context, log io.Writer) error {
+	return EnsurePackages(ctx, log, debianDeps)
+}
+
+// EnsurePackages installs the packages of deps whose files are missing.
+// apt-get update runs first because a fresh machine has no package lists.
+func EnsurePackages(ctx context.Context, log io.Writer, deps []DebianDep) error {
 	var missing []string
-	for _, d := range debianDeps {
-		if _, err := os.Stat(d.path); err != nil {
-			missing = append(missing, d.pkg)
+	for _, d := range deps {
+		if _, err := os.Stat(d.Path); err != nil {
+			missing = append(missing, d.Pkg)
 		}
 	}
 	if len(missing) == 0 {

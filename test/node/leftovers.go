@@ -18,11 +18,14 @@ type Leftovers struct {
 	Mounts            []string
 	PinnedNamespaces  []string // pin files under namespaces_dir
 	StorageContainers []string // containers/storage containers (not images)
+	// Cgroups are pod and monitor cgroups of a node whose CRI-O uses the
+	// systemd cgroup manager (the guest node); the host bench leaves none.
+	Cgroups []string `json:",omitempty"`
 }
 
 // Empty reports whether nothing was left behind.
 func (l *Leftovers) Empty() bool {
-	return len(l.Processes)+len(l.Mounts)+len(l.PinnedNamespaces)+len(l.StorageContainers) == 0
+	return len(l.Processes)+len(l.Mounts)+len(l.PinnedNamespaces)+len(l.StorageContainers)+len(l.Cgroups) == 0
 }
 
 func (l *Leftovers) String() string {
@@ -38,6 +41,7 @@ func (l *Leftovers) String() string {
 		{"mounts", l.Mounts},
 		{"pinned namespaces", l.PinnedNamespaces},
 		{"storage containers", l.StorageContainers},
+		{"cgroups", l.Cgroups},
 	} {
 		if len(s.items) > 0 {
 			fmt.Fprintf(&b, "left behind: %d %s:\n  %s\n", len(s.items), s.what, strings.Join(s.items, "\n  "))

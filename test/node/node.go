@@ -30,6 +30,18 @@ type Config struct {
 	LoadImages func(ctx context.Context, root, runRoot string) error
 	PauseImage string
 	Log        io.Writer
+
+	// Runtimes are the runtime handlers, the default first; empty means
+	// Debian's runc alone, which is what the host bench can run.
+	Runtimes []RuntimeHandler
+	// CgroupManager is CRI-O's cgroup_manager; empty means cgroupfs.
+	CgroupManager string
+	// Unit, if set, runs crio as this systemd unit, as an OpenShift node
+	// does, instead of as a child of this process (see service.go).
+	Unit string
+	// PackagesInstalled skips the Debian package check: a guest image
+	// carries its packages and has no network to fetch any.
+	PackagesInstalled bool
 }
 
 // Node is a CRI-O daemon running under a private state directory.
@@ -63,8 +75,10 @@ func Up(ctx context.Context, cfg Config) (*Node, error) {
 	if pid, ok := n.readPID(); ok {
 		return nil, fmt.Errorf("a node is already running in %s (crio pid %d): bring it down first", state, pid)
 	}
-	if err := EnsureDeps(ctx, cfg.Log); err != nil {
-		return nil, err
+	if !cfg.PackagesInstalled {
+		if err := EnsureDeps(ctx, cfg.Log); err != nil {
+			return nil, err
+		}
 	}
 	if err := EnsureSubIDs(); err != nil {
 		return nil, err
@@ -103,15 +117,21 @@ func Attach(state string) (*Node, error) {
 }
 
 func (n *Node) settings() Settings {
+	runtimes := n.cfg.Runtimes
+	if len(runtimes) == 0 {
+		runtimes = []RuntimeHandler{{Name: "runc", Path: "/usr/sbin/runc"}}
+	}
 	return Settings{
-		Layout:     n.Layout,
-		Pinns:      filepath.Join(n.Bin(), "pinns"),
-		Runtime:    "runc",
-		RuntimeBin: "/usr/sbin/runc",
-		Conmon:     "/usr/bin/conmon",
-		PauseImage: n.cfg.PauseImage,
-		LogLevel:   "info",
-		DropInfra:  true,
+		Layout:        n.Layout,
+		Pinns:         filepath.Join(n.Bin(), "pinns"),
+		Runtime:       runtimes[0].Name,
+		RuntimeBin:    runtimes[0].Path,
+		OtherRuntimes: runtimes[1:],
+		CgroupManager: n.cfg.CgroupManager,
+		Conmon:        "/usr/bin/conmon",
+		PauseImage:    n.cfg.PauseImage,
+		LogLevel:      "info",
+		DropInfra:     true,
 	}
 }
 
@@ -152,6 +172,9 @@ func (n *Node) writeHooks() error {
 func (n *Node) Start(ctx context.Context) error {
 	if pid, ok := n.readPID(); ok {
 		return fmt.Errorf("crio already running (pid %d)", pid)
+	}
+	if n.cfg.Unit != "" {
+		return n.startUnit(ctx)
 	}
 	logFile, err := os.OpenFile(n.CrioLog(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -215,6 +238,9 @@ func (n *Node) Stop(sig syscall.Signal) error {
 	err := n.signalAndWait(pid, sig, 30*time.Second)
 	if n.exited != nil {
 		<-n.exited
+	}
+	if n.cfg.Unit != "" {
+		err = errors.Join(err, n.stopUnit())
 	}
 	_ = os.Remove(n.PIDFile())
 	return err
