@@ -26,7 +26,7 @@ CRIO_DIR := $(OUTPUT)/crio/$(CRIO_FLAVOUR)/bin
 CRIO_PRISTINE_DIR := $(OUTPUT)/crio/$(CRIO_VERSION)-pristine/bin
 CRIO_PATCHED_DIR := $(OUTPUT)/crio/$(CRIO_VERSION)/bin
 
-TOOLS := crio-build crio-node podrun demo crio-userns-hook crio-userns-machineconfig crio-rpm rpm-check
+TOOLS := crio-build crio-node podrun demo crio-userns-hook crio-userns-machineconfig crio-rpm rpm-check vm-node
 E2E_TIMEOUT ?= 40m
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 DESTDIR ?=
@@ -39,7 +39,7 @@ FUZZ_TARGETS := internal/idmap:FuzzParseProcMap internal/idmap:FuzzValidate inte
 	hook/internal/bundle:FuzzDecodeNarrow hook/internal/bundle:FuzzIDMappings \
 	hook/internal/registry:FuzzDecodeEntry hook/internal/registry:FuzzParseIndex
 
-.PHONY: all tools crio crio-both crio-all versions node-up node-down demo test unit unit-deps fuzz series series-export crio-lint crio-unit e2e bench install deps clean help
+.PHONY: all tools crio crio-both crio-all versions node-up node-down vm-node-up vm-node-down demo test unit unit-deps fuzz series series-export crio-lint crio-unit e2e e2e-vm bench install deps clean help
 
 all: tools
 
@@ -49,6 +49,7 @@ help:
 	@echo "make crio        build CRI-O $(CRIO_VERSION) with patches/$(CRIO_VERSION) (PRISTINE=1: without)"
 	@echo "                 CRIO_VERSION=one of: $(CRIO_VERSIONS) (default $(CRIO_DEFAULT_VERSION))"
 	@echo "make node-up     start a throwaway CRI-O node in $(CRIO_USERNS_STATE) (make node-down stops it)"
+	@echo "make vm-node-up  start the guest node (QEMU, Debian 13, cgroup v2, systemd, crun); socket $(VM_STATE)/crio.sock"
 	@echo "make bench       benchmarks: patched vs pristine CRI-O, in one run"
 
 tools: $(addprefix $(BIN)/,$(TOOLS))
@@ -59,6 +60,8 @@ $(BIN)/crio-node: FORCE
 	$(GO) build -o $@ ./test/cmd/crio-node
 $(BIN)/podrun: FORCE
 	$(GO) build -o $@ ./test/cmd/podrun
+$(BIN)/vm-node: FORCE
+	$(GO) build -o $@ ./test/cmd/vm-node
 $(BIN)/demo: FORCE
 	$(GO) build -o $@ ./test/cmd/demo
 # Static: the hook runs in the runtime's namespace on any node image.
@@ -97,10 +100,20 @@ node-up: crio $(BIN)/crio-node $(BIN)/podrun
 node-down: $(BIN)/crio-node
 	$(BIN)/crio-node down -state $(CRIO_USERNS_STATE)
 
+# The guest node (test/vm): CRI-O as crio.service in a QEMU guest built from
+# Debian 13 packages (cached in $(VM_IMAGES), rebuilt when its inputs change).
+VM_STATE ?= $(OUTPUT)/vm-node
+VM_IMAGES ?= $(OUTPUT)/vm
+vm-node-up: crio $(BIN)/vm-node $(BIN)/podrun
+	$(BIN)/vm-node up -state $(VM_STATE) -image-cache $(VM_IMAGES) -crio-dir $(CRIO_DIR)
+
+vm-node-down: $(BIN)/vm-node
+	$(BIN)/vm-node down -state $(VM_STATE)
+
 demo: crio-both tools
 	$(BIN)/demo -crio-version $(CRIO_VERSION) -pristine $(CRIO_PRISTINE_DIR) -patched $(CRIO_PATCHED_DIR)
 
-test: unit fuzz series crio-lint crio-unit e2e rpm-check
+test: unit fuzz series crio-lint crio-unit e2e e2e-vm rpm-check
 
 # systemd-analyze verifies the override unit in contrib/machineconfig's tests.
 unit-deps:
@@ -152,6 +165,15 @@ e2e: crio-all tools
 e2e-version-%: FORCE
 	@echo "== e2e: CRI-O $*"
 	CRIO_VERSION=$* CRIO_USERNS_E2E_DIR=$(abspath $(OUTPUT)/e2e/$*) $(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) ./test/e2e/
+
+# The e2e tests that also run on the guest node (cgroup v2, systemd cgroup
+# manager, crun; runc where the runtimes differ): the field reports, the
+# capabilities, restarts and the hook.
+E2E_VM_RUN ?= ^Test(Pristine|MapToRoot|ReinstateCaps|Restart|Hook|NodeDown)
+e2e-vm: crio-both tools
+	CRIO_USERNS_E2E_NODE=guest CRIO_USERNS_E2E_DIR=$(abspath $(OUTPUT)/e2e-vm) CRIO_USERNS_VM_IMAGES=$(abspath $(VM_IMAGES)) \
+	  CRIO_PRISTINE_DIR=$(abspath $(CRIO_PRISTINE_DIR)) CRIO_PATCHED_DIR=$(abspath $(CRIO_PATCHED_DIR)) \
+	  $(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) -run '$(E2E_VM_RUN)' ./test/e2e/
 
 bench: crio-both tools
 	CRIO_VERSION=$(CRIO_VERSION) CRIO_PRISTINE_DIR=$(abspath $(CRIO_PRISTINE_DIR)) CRIO_PATCHED_DIR=$(abspath $(CRIO_PATCHED_DIR)) \
