@@ -13,10 +13,14 @@ import (
 // The baseline documents today's defects on pristine CRI-O: it is what the
 // patch series is measured against.
 
-const (
-	projectRoot    = 1000650000 // first UID of the default uid-range, 1000650000/10000
-	unmappedUIDErr = "cannot set uid to unmapped user in user namespace"
-)
+const projectRoot = 1000650000 // first UID of the default uid-range, 1000650000/10000
+
+// unmappedUIDErrs are how the runtimes refuse a process user that the
+// container's uid_map does not hold (here the SCC-assigned projectRoot).
+var unmappedUIDErrs = map[string]string{
+	"runc": "cannot set uid to unmapped user in user namespace",
+	"crun": fmt.Sprintf("cannot setresuid to `%d`: Invalid argument", projectRoot),
+}
 
 func TestPristineMapToRootWithPodRunAsUserRuns(t *testing.T) {
 	n := nodeFor(t, pristine)
@@ -40,22 +44,28 @@ func TestPristineMapToRootWithPodRunAsUserRuns(t *testing.T) {
 	}
 }
 
+// Every runtime handler of the node refuses it, each in its own words.
 func TestPristineMapToRootWithoutRunAsUserFails(t *testing.T) {
 	n := nodeFor(t, pristine)
-	for _, manifest := range []string{
-		scenarios.Example("000-fedora-map-to-root-no-runasuser.yaml"),
-		scenarios.Example("000-fedora-auto.yaml"),
-		scenarios.Path("000-usernstest-no-runasuser.yaml"),
-	} {
-		res := run(t, n, manifest, podrun.Options{SCC: podrun.SCCRestricted})
-		c := onlyContainer(t, res)
-		if !res.Admitted || res.SandboxError != "" {
-			t.Fatalf("%s: want admission and a sandbox, got:\n%s", manifest, text(res))
-		}
-		if c.Created || !strings.Contains(c.CreateError, unmappedUIDErr) {
-			t.Errorf("%s: CreateContainer error %q, want it to contain %q", manifest, c.CreateError, unmappedUIDErr)
-		}
-		assertIdle(t, n)
+	for _, rt := range n.Runtimes() {
+		t.Run(rt, func(t *testing.T) {
+			want := unmappedUIDErrs[rt]
+			for _, manifest := range []string{
+				scenarios.Example("000-fedora-map-to-root-no-runasuser.yaml"),
+				scenarios.Example("000-fedora-auto.yaml"),
+				scenarios.Path("000-usernstest-no-runasuser.yaml"),
+			} {
+				res := run(t, n, manifest, podrun.Options{SCC: podrun.SCCRestricted, RuntimeHandler: rt})
+				c := onlyContainer(t, res)
+				if !res.Admitted || res.SandboxError != "" {
+					t.Fatalf("%s: want admission and a sandbox, got:\n%s", manifest, text(res))
+				}
+				if c.Created || !strings.Contains(c.CreateError, want) {
+					t.Errorf("%s: CreateContainer error %q, want it to contain %q", manifest, c.CreateError, want)
+				}
+				assertIdle(t, n)
+			}
+		})
 	}
 }
 
@@ -120,7 +130,7 @@ func TestNodeDownLeavesNothingBehind(t *testing.T) {
 	n := nodeFor(t, pristine)
 	res := run(t, n, scenarios.Path("004-usernstest-hold.yaml"), podrun.Options{SCC: podrun.SCCAnyUID, Keep: true})
 	requireRunning(t, res, onlyContainer(t, res))
-	if held, err := n.FindLeftovers(nil); err != nil || len(held.PinnedNamespaces) == 0 {
+	if held, err := n.FindLeftovers(context.Background()); err != nil || len(held.PinnedNamespaces) == 0 {
 		t.Fatalf("a running userns pod should pin namespaces; found none (is the check blind?) %v", err)
 	}
 	current.node = nil

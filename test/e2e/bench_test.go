@@ -26,11 +26,11 @@ func BenchmarkPodStartup(b *testing.B) {
 	patchedNode := benchNode(b, patched)
 	cases := []struct {
 		f        flavour
-		n        *node.Node
+		n        target
 		manifest string
 	}{
 		{pristine, pristineNode, "000-fedora-map-to-root.yaml"},
-		{patched, patchedNode, "000-fedora-map-to-root-no-runasuser.yaml"},
+		{patched, hostNode{patchedNode}, "000-fedora-map-to-root-no-runasuser.yaml"},
 	}
 	samples := map[flavour]map[string][]time.Duration{}
 	for _, c := range cases {

@@ -1,7 +1,7 @@
 package e2e
 
 import (
-	"os"
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,7 +103,7 @@ func capsRun(t *testing.T, f flavour, name string) capsResult {
 	requireRunning(t, res, c)
 	assertIdle(t, n)
 
-	log, err := os.ReadFile(n.CrioLog())
+	log, err := n.CrioLog(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestReinstateCapsOnlyForOwnRangesWithoutHostNamespaces(t *testing.T) {
 				t.Errorf("%q, want %q", got, onlyRootRuns)
 			}
 			requireSetIDCaps(t, c, false)
-			log, err := os.ReadFile(n.CrioLog())
+			log, err := n.CrioLog(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,7 +1,7 @@
 package e2e
 
 import (
-	"os"
+	"context"
 	"strings"
 	"testing"
 
@@ -71,7 +71,7 @@ func TestMapToRootFallsBackForPodsThatNeedAnInfraProcess(t *testing.T) {
 	if res.SandboxError != "" && !strings.Contains(res.SandboxError, "oom_score_adj") {
 		t.Fatalf("RunPodSandbox: %s", res.SandboxError)
 	}
-	log, err := os.ReadFile(n.CrioLog())
+	log, err := n.CrioLog(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

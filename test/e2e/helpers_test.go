@@ -8,19 +8,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crio-userns/crio-userns/test/node"
 	"github.com/crio-userns/crio-userns/test/podrun"
 )
 
 // run admits and runs manifest on n under scc, failing the test only for
 // harness faults; the pod's own failures are in the result.
-func run(t testing.TB, n *node.Node, manifest string, opts podrun.Options) *podrun.Result {
+func run(t testing.TB, n target, manifest string, opts podrun.Options) *podrun.Result {
 	t.Helper()
 	pod, err := podrun.LoadManifest(manifest)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts.Socket = n.Socket()
+	opts.Proc = n.Proc()
+	opts.LogRoot = n.LogRoot()
+	if opts.Settle == 0 {
+		opts.Settle = n.Settle()
+	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 90 * time.Second
 	}
@@ -41,7 +45,7 @@ func text(res *podrun.Result) string {
 }
 
 // assertIdle fails t if the node holds anything once the test's pods are gone.
-func assertIdle(t *testing.T, n *node.Node) {
+func assertIdle(t *testing.T, n target) {
 	t.Helper()
 	left, err := n.CheckIdle(context.Background())
 	if err != nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -192,10 +193,13 @@ func TestHookPassesNativeUserns(t *testing.T) {
 	}
 	// The hook did check it: a container that passes is registered for
 	// checks 7 and 9, under its pod and with its maps.
-	entries, _ := filepath.Glob(filepath.Join(hookRegistry(withHook), "ns", "*"))
+	entries, err := n.Glob(context.Background(), filepath.Join(hookRegistry(withHook), "ns", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var reg []byte
 	for _, e := range entries {
-		data, err := os.ReadFile(e)
+		data, err := n.ReadFile(context.Background(), e)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -127,7 +127,7 @@ func (f flavour) binDir() string {
 // /etc/subuid without seeing the other's pods.
 var current struct {
 	flavour flavour
-	node    *node.Node
+	node    target
 }
 
 // e2eDir is where the suite keeps its nodes and images: _output/e2e, or
@@ -140,9 +140,13 @@ func e2eDir(p ...string) string {
 	return filepath.Join(append([]string{base}, p...)...)
 }
 
+// e2eRoot is the checkout's _output.
+func e2eRoot() string { return filepath.Join(repo.MustRoot(), "_output") }
+
 // nodeFor returns a running node of flavour f, bringing down (and checking)
-// a node of the other flavour first.
-func nodeFor(t testing.TB, f flavour) *node.Node {
+// a node of the other flavour first. It is a host bench node, or CRI-O in
+// the guest when $CRIO_USERNS_E2E_NODE=guest.
+func nodeFor(t testing.TB, f flavour) target {
 	t.Helper()
 	requireFlavour(t, f)
 	testenv.RequireRoot(t)
@@ -164,6 +168,14 @@ func nodeFor(t testing.TB, f flavour) *node.Node {
 			t.Fatal(err)
 		}
 	}
+	if onGuest() {
+		n, err := guestNodeUp(t, f, dropIns, hooks)
+		if err != nil {
+			t.Fatalf("bringing up the %s node in the guest: %v", f, err)
+		}
+		current.flavour, current.node = f, n
+		return n
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -179,8 +191,8 @@ func nodeFor(t testing.TB, f flavour) *node.Node {
 		t.Fatalf("bringing up the %s node: %v", f, err)
 	}
 	t.Logf("%s node (CRI-O %s) up in %v (crio pid %d, %s)", f, crioVersion, time.Since(start).Round(time.Millisecond), n.PID(), n.State)
-	current.flavour, current.node = f, n
-	return n
+	current.flavour, current.node = f, hostNode{n}
+	return current.node
 }
 
 // nodeDropIns checks that f's build is the CRI-O release the suite runs and
@@ -233,6 +245,10 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if err := downAndCheck(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e teardown:", err)
+		code = 1
+	}
+	if err := shutdownGuest(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e teardown of the guest:", err)
 		code = 1
 	}
 	os.Exit(code)

@@ -20,22 +20,27 @@ import (
 
 var rootLine = fmt.Sprintf("0 %d          1", projectRoot) // as the kernel prints it
 
+// With every runtime handler of the node (runc and crun on the guest).
 func TestMapToRootFallsBackToContainerRunAsUser(t *testing.T) {
 	n := nodeFor(t, patched)
-	res := run(t, n, scenarios.Example("000-fedora-map-to-root-no-runasuser.yaml"),
-		podrun.Options{SCC: podrun.SCCRestricted, Exec: []string{"cat", "/proc/self/uid_map"}})
-	c := onlyContainer(t, res)
-	requireRunning(t, res, c)
-	if !c.HasUIDMapping(0, projectRoot, 1) {
-		t.Errorf("uid_map %s lacks [0 %d 1]", mapString(c.UIDMapSeen()), projectRoot)
+	for _, rt := range n.Runtimes() {
+		t.Run(rt, func(t *testing.T) {
+			res := run(t, n, scenarios.Example("000-fedora-map-to-root-no-runasuser.yaml"),
+				podrun.Options{SCC: podrun.SCCRestricted, RuntimeHandler: rt, Exec: []string{"cat", "/proc/self/uid_map"}})
+			c := onlyContainer(t, res)
+			requireRunning(t, res, c)
+			if !c.HasUIDMapping(0, projectRoot, 1) {
+				t.Errorf("uid_map %s lacks [0 %d 1]", mapString(c.UIDMapSeen()), projectRoot)
+			}
+			if c.Exec == nil || !strings.Contains(c.Exec.Stdout, rootLine) {
+				t.Errorf("uid_map seen in the pod (oc rsh): %+v", c.Exec)
+			}
+			if len(c.Processes) == 0 || c.Processes[0].HostUID != projectRoot {
+				t.Errorf("host uid of the container's init: %+v, want %d", c.Processes, projectRoot)
+			}
+			assertIdle(t, n)
+		})
 	}
-	if c.Exec == nil || !strings.Contains(c.Exec.Stdout, rootLine) {
-		t.Errorf("uid_map seen in the pod (oc rsh): %+v", c.Exec)
-	}
-	if len(c.Processes) == 0 || c.Processes[0].HostUID != projectRoot {
-		t.Errorf("host uid of the container's init: %+v, want %d", c.Processes, projectRoot)
-	}
-	assertIdle(t, n)
 }
 
 func TestMapToRootInitAndTwoContainersShareOneNamespace(t *testing.T) {
@@ -158,7 +163,7 @@ func TestMapToRootConcurrentPodsGetDisjointRanges(t *testing.T) {
 			defer wg.Done()
 			p := pod.DeepCopy()
 			p.Name = fmt.Sprintf("fedora-%02d", i)
-			results[i], errs[i] = podrun.Run(context.Background(), p, podrun.Options{Socket: n.Socket(), SCC: podrun.SCCRestricted})
+			results[i], errs[i] = podrun.Run(context.Background(), p, podrun.Options{Socket: n.Socket(), Proc: n.Proc(), LogRoot: n.LogRoot(), Settle: n.Settle(), SCC: podrun.SCCRestricted})
 		}()
 	}
 	wg.Wait()

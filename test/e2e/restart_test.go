@@ -7,14 +7,13 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/crio-userns/crio-userns/test/node"
 	"github.com/crio-userns/crio-userns/test/podrun"
 	"github.com/crio-userns/crio-userns/test/scenarios"
 )
 
 // restartBeforeCreate restarts crio with sig between RunPodSandbox and the
 // first CreateContainer, as a crash or an upgrade of the node would.
-func restartBeforeCreate(n *node.Node, sig syscall.Signal) func(context.Context, string) error {
+func restartBeforeCreate(n target, sig syscall.Signal) func(context.Context, string) error {
 	done := false
 	return func(ctx context.Context, _ string) error {
 		if done {

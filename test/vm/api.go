@@ -18,6 +18,7 @@ const (
 	pathLeft     = "/v1/node/leftovers"
 	pathProc     = "/v1/proc/" // + PID
 	pathFile     = "/v1/file"  // ?path=
+	pathGlob     = "/v1/glob"  // ?pattern=
 	pathExec     = "/v1/exec"
 	pathPoweroff = "/v1/poweroff"
 )

@@ -144,6 +144,12 @@ func (a *Agent) ReadFile(ctx context.Context, path string) ([]byte, error) {
 	return data, a.call(ctx, http.MethodGet, pathFile+"?path="+url.QueryEscape(path), nil, &data)
 }
 
+// Glob lists the files matching pattern in the guest (filepath.Glob).
+func (a *Agent) Glob(ctx context.Context, pattern string) ([]string, error) {
+	var matches []string
+	return matches, a.call(ctx, http.MethodGet, pathGlob+"?pattern="+url.QueryEscape(pattern), nil, &matches)
+}
+
 // Exec runs a command in the guest and returns its outcome; a command that
 // ran and failed is not an error.
 func (a *Agent) Exec(ctx context.Context, req ExecRequest) (*ExecResponse, error) {

@@ -51,7 +51,7 @@ OOMScoreAdjust=-999
 WantedBy=sysinit.target
 `,
 		"/etc/systemd/system/sysinit.target.wants/" + AgentName + ".service": "->/etc/systemd/system/" + AgentName + ".service",
-		"/etc/systemd/system/default.target":                                    "->/lib/systemd/system/multi-user.target",
+		"/etc/systemd/system/default.target":                                 "->/lib/systemd/system/multi-user.target",
 	}
 	// The serial getty hangs up the console (and loses what is written to
 	// it); the rest are timers and services a throwaway node does not need.

@@ -72,6 +72,11 @@ func (n Node) ReadFile(ctx context.Context, path string) ([]byte, error) {
 	return n.Guest.Agent.ReadFile(ctx, path)
 }
 
+// Glob lists the files matching pattern in the guest.
+func (n Node) Glob(ctx context.Context, pattern string) ([]string, error) {
+	return n.Guest.Agent.Glob(ctx, pattern)
+}
+
 // Down removes every pod and stops crio; the guest keeps running.
 func (n Node) Down(ctx context.Context) (*node.Leftovers, error) {
 	return n.Guest.Agent.NodeDown(ctx)

@@ -55,6 +55,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+vmPath("node/leftovers"), s.leftovers)
 	mux.HandleFunc("GET "+vmPath("proc/{pid}"), s.proc)
 	mux.HandleFunc("GET "+vmPath("file"), s.file)
+	mux.HandleFunc("GET "+vmPath("glob"), s.glob)
 	mux.HandleFunc("POST "+vmPath("exec"), s.exec)
 	mux.HandleFunc("POST "+vmPath("poweroff"), s.poweroff)
 	return mux
@@ -301,6 +302,14 @@ func (s *Server) proc(w http.ResponseWriter, r *http.Request) {
 func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 	data, err := os.ReadFile(r.URL.Query().Get("path"))
 	reply(w, data, err)
+}
+
+func (s *Server) glob(w http.ResponseWriter, r *http.Request) {
+	matches, err := filepath.Glob(r.URL.Query().Get("pattern"))
+	if matches == nil {
+		matches = []string{}
+	}
+	reply(w, matches, err)
 }
 
 func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
