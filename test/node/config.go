@@ -108,8 +108,17 @@ func loopbackCNI(l Layout) []byte {
 }
 
 // The node never pulls from the internet; images are preloaded into storage.
+// The one registry it knows is the critest stand-ins' (test/critest), on
+// loopback, which only the critest run starts.
 const registriesConf = `unqualified-search-registries = []
+
+[[registry]]
+location = "` + CritestRegistry + `"
+insecure = true
 `
+
+// CritestRegistry is where the critest stand-in registry listens.
+const CritestRegistry = "127.0.0.1:5000"
 
 const acceptLocalImages = `{"default":[{"type":"insecureAcceptAnything"}]}
 `
