@@ -37,7 +37,13 @@ func Fingerprint(img Image) (string, error) {
 		Created  string
 		Config   Config
 		Entries  []fpEntry
+		LayerTar string `json:",omitempty"` // sha256 of the tar's bytes
 	}{Writer: writerVersion, Tag: img.Tag, Platform: img.platform(), Created: img.Created, Config: img.Config}
+	if img.LayerTar != "" {
+		if fp.LayerTar, err = contentHash(Entry{Source: img.LayerTar}); err != nil {
+			return "", fmt.Errorf("image %s: layer tar: %w", img.Tag, err)
+		}
+	}
 	for _, e := range entries {
 		fe := fpEntry{Path: e.Path, Target: e.Target, Type: e.Type, Mode: uint32(e.Mode)}
 		if e.Type == TypeFile {

@@ -73,6 +73,7 @@ type Config struct {
 	User       string
 	WorkingDir string
 	Labels     map[string]string
+	StopSignal string
 }
 
 // Image describes a single-layer image. Architecture and OS default to the
@@ -84,7 +85,11 @@ type Image struct {
 	OS           string
 	Created      string // RFC 3339; empty leaves "created" out, keeping digests time-independent
 	Entries      []Entry
-	Config       Config
+	// LayerTar, if set, is an uncompressed tar used as the layer as it is
+	// (owners, modes, device nodes and all), e.g. a root file system from
+	// mmdebstrap; Entries must then be empty.
+	LayerTar string
+	Config   Config
 }
 
 func (img Image) platform() Platform {
@@ -104,6 +109,9 @@ func (img Image) platform() Platform {
 func (img Image) layerEntries() ([]Entry, error) {
 	if img.Tag == "" {
 		return nil, fmt.Errorf("image has no tag")
+	}
+	if img.LayerTar != "" && len(img.Entries) > 0 {
+		return nil, fmt.Errorf("image has both a layer tar and entries")
 	}
 	byPath := make(map[string]Entry, len(img.Entries))
 	for i, e := range img.Entries {

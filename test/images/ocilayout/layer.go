@@ -56,6 +56,29 @@ func writeLayer(w io.Writer, entries []Entry) (layerDigests, error) {
 	}, nil
 }
 
+// compressLayer gzips the tar at tarPath to w.
+func compressLayer(w io.Writer, tarPath string) (layerDigests, error) {
+	in, err := os.Open(tarPath)
+	if err != nil {
+		return layerDigests{}, fmt.Errorf("opening layer tar: %w", err)
+	}
+	defer in.Close()
+	compressed := sha256.New()
+	counter := &countingWriter{w: io.MultiWriter(w, compressed)}
+	zw, err := gzip.NewWriterLevel(counter, gzip.BestSpeed)
+	if err != nil {
+		return layerDigests{}, fmt.Errorf("gzip writer: %w", err)
+	}
+	uncompressed := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(zw, uncompressed), in); err != nil {
+		return layerDigests{}, fmt.Errorf("compressing %s: %w", tarPath, err)
+	}
+	if err := zw.Close(); err != nil {
+		return layerDigests{}, fmt.Errorf("closing gzip: %w", err)
+	}
+	return layerDigests{Digest: sha256Digest(compressed.Sum(nil)), DiffID: sha256Digest(uncompressed.Sum(nil)), Size: counter.n}, nil
+}
+
 func writeEntry(tw *tar.Writer, e Entry) error {
 	hdr := &tar.Header{
 		// Layer paths are relative ("usr/bin/x"), as docker and buildah write them.

@@ -64,7 +64,7 @@ func writeLayout(dir string, img Image, entries []Entry) (Result, error) {
 	if err := os.MkdirAll(blobs, 0o755); err != nil {
 		return Result{}, fmt.Errorf("creating %s: %w", blobs, err)
 	}
-	layer, err := writeLayerBlob(blobs, entries)
+	layer, err := writeLayerBlob(blobs, entries, img.LayerTar)
 	if err != nil {
 		return Result{}, err
 	}
@@ -80,6 +80,7 @@ func writeLayout(dir string, img Image, entries []Entry) (Result, error) {
 			Cmd:        img.Config.Cmd,
 			WorkingDir: img.Config.WorkingDir,
 			Labels:     img.Config.Labels,
+			StopSignal: img.Config.StopSignal,
 		},
 		RootFS:  RootFS{Type: "layers", DiffIDs: []string{layer.DiffID}},
 		History: []History{{Created: img.Created, CreatedBy: "crio-userns test/images/ocilayout"}},
@@ -113,13 +114,18 @@ func writeLayout(dir string, img Image, entries []Entry) (Result, error) {
 
 // writeLayerBlob streams the layer to a temporary file in blobs and renames it
 // to its digest once known, so large host files are never held in memory.
-func writeLayerBlob(blobs string, entries []Entry) (layerDigests, error) {
+func writeLayerBlob(blobs string, entries []Entry, tarPath string) (layerDigests, error) {
 	f, err := os.CreateTemp(blobs, ".layer-")
 	if err != nil {
 		return layerDigests{}, fmt.Errorf("creating layer blob: %w", err)
 	}
 	defer os.Remove(f.Name()) // a no-op once renamed
-	layer, err := writeLayer(f, entries)
+	var layer layerDigests
+	if tarPath != "" {
+		layer, err = compressLayer(f, tarPath)
+	} else {
+		layer, err = writeLayer(f, entries)
+	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("closing layer blob: %w", cerr)
 	}

@@ -80,6 +80,7 @@ type RuntimeConfig struct {
 	Cmd        []string          `json:"Cmd,omitempty"`
 	WorkingDir string            `json:"WorkingDir,omitempty"`
 	Labels     map[string]string `json:"Labels,omitempty"`
+	StopSignal string            `json:"StopSignal,omitempty"`
 }
 
 // RootFS lists the uncompressed layer digests (diff IDs).
