@@ -13,6 +13,7 @@ const (
 	pathMount    = "/v1/mount"
 	pathNodeUp   = "/v1/node/up"
 	pathNodeDown = "/v1/node/down"
+	pathImages   = "/v1/node/images"
 	pathRestart  = "/v1/node/restart"
 	pathIdle     = "/v1/node/idle"
 	pathLeft     = "/v1/node/leftovers"

@@ -114,6 +114,11 @@ func (a *Agent) NodeUp(ctx context.Context, req NodeUpRequest) (*NodeUpResponse,
 	return &resp, a.call(ctx, http.MethodPost, pathNodeUp, req, &resp)
 }
 
+// LoadImages copies images into the running node's store (once per guest).
+func (a *Agent) LoadImages(ctx context.Context, refs []ImageRef) error {
+	return a.call(ctx, http.MethodPost, pathImages, refs, nil)
+}
+
 // NodeDown removes every pod, stops crio and reports what was left behind in
 // the guest.
 func (a *Agent) NodeDown(ctx context.Context) (*node.Leftovers, error) {

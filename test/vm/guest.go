@@ -175,7 +175,7 @@ func qemuArgs(cfg Config, img *Image, state string, shares []Share, criPort, age
 	args := []string{
 		"-name", "crio-userns-guest,process=crio-userns-guest",
 		// KVM hangs in the guest's early boot on this machine kind.
-		"-M", "q35", "-accel", "tcg,thread=multi", "-cpu", "max",
+		"-M", "q35", "-accel", "tcg,thread=multi",
 		"-m", strconv.Itoa(cfg.MemoryMiB), "-smp", strconv.Itoa(cfg.CPUs),
 		"-nodefaults", "-display", "none", "-monitor", "none", "-no-reboot",
 		"-serial", "file:" + consoleLog(state),

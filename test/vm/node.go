@@ -22,14 +22,25 @@ type NodeSpec struct {
 // cgroup_manager systemd, crun by default and runc as a second handler.
 func (g *Guest) NodeUp(ctx context.Context, spec NodeSpec) (*NodeUpResponse, error) {
 	req := NodeUpRequest{CrioDir: spec.CrioDir, DropIns: spec.DropIns, Hooks: spec.Hooks, Runtimes: GuestRuntimes, CgroupManager: "systemd"}
-	for _, img := range spec.Images {
-		req.Images = append(req.Images, ImageRef{Ref: img.Ref, Layout: img.Layout, Tag: img.Tag})
-	}
+	req.Images = imageRefs(spec.Images)
 	resp, err := g.Agent.NodeUp(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("bringing up crio in the guest: %w", err)
 	}
 	return resp, nil
+}
+
+func imageRefs(imgs []images.Image) []ImageRef {
+	var refs []ImageRef
+	for _, img := range imgs {
+		refs = append(refs, ImageRef{Ref: img.Ref, Layout: img.Layout, Tag: img.Tag})
+	}
+	return refs
+}
+
+// LoadImages copies built images (on a share) into the running node's store.
+func (n Node) LoadImages(ctx context.Context, imgs ...images.Image) error {
+	return n.Guest.Agent.LoadImages(ctx, imageRefs(imgs))
 }
 
 // Node is the guest's CRI-O as the e2e suite and the demo drive it: the same

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crio-userns/crio-userns/test/images"
+	"github.com/crio-userns/crio-userns/test/images/ocilayout"
 	"github.com/crio-userns/crio-userns/test/node"
 	"github.com/crio-userns/crio-userns/test/podrun/proctree"
 	"github.com/crio-userns/crio-userns/test/vm"
@@ -32,15 +33,19 @@ import (
 
 // Server is the agent.
 type Server struct {
-	mu        sync.Mutex // one node operation at a time
-	node      *node.Node
+	mu   sync.Mutex // one node operation at a time
+	node *node.Node
+	// loaded are the images in the node's store, by reference, with their
+	// manifest digests: nodes of every flavour share the store for the
+	// guest's lifetime, so an image is copied in once.
+	loaded    map[string]string
 	startedAt float64
 	log       *log.Logger
 }
 
 // New returns an agent; startedAt is the guest's uptime when it started.
 func New(startedAt float64, logger *log.Logger) *Server {
-	return &Server{startedAt: startedAt, log: logger}
+	return &Server{startedAt: startedAt, log: logger, loaded: map[string]string{}}
 }
 
 // Handler serves the API.
@@ -50,6 +55,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+vmPath("mount"), s.mount)
 	mux.HandleFunc("POST "+vmPath("node/up"), s.nodeUp)
 	mux.HandleFunc("POST "+vmPath("node/down"), s.nodeDown)
+	mux.HandleFunc("POST "+vmPath("node/images"), s.images)
 	mux.HandleFunc("POST "+vmPath("node/restart"), s.restart)
 	mux.HandleFunc("GET "+vmPath("node/idle"), s.idle)
 	mux.HandleFunc("GET "+vmPath("node/leftovers"), s.leftovers)
@@ -164,13 +170,7 @@ func (s *Server) up(ctx context.Context, req vm.NodeUpRequest) (*vm.NodeUpRespon
 		LoadImages: func(ctx context.Context, root, runRoot string) error {
 			t := time.Now()
 			defer func() { imagesTook = time.Since(t) }()
-			for _, ref := range req.Images {
-				img := images.Image{Name: filepath.Base(ref.Layout), Ref: ref.Ref, Layout: ref.Layout, Tag: ref.Tag}
-				if err := images.Load(ctx, img, root, runRoot); err != nil {
-					return err
-				}
-			}
-			return nil
+			return s.loadImages(ctx, root, runRoot, req.Images)
 		},
 		Log:               logWriter{s.log},
 		Runtimes:          runtimes,
@@ -183,6 +183,41 @@ func (s *Server) up(ctx context.Context, req vm.NodeUpRequest) (*vm.NodeUpRespon
 	}
 	s.node = n
 	return &vm.NodeUpResponse{PID: n.PID(), Elapsed: time.Since(start), ImagesTook: imagesTook}, nil
+}
+
+// loadImages copies the images the store does not have yet.
+func (s *Server) loadImages(ctx context.Context, root, runRoot string, refs []vm.ImageRef) error {
+	for _, ref := range refs {
+		man, err := ocilayout.ReadIndex(ref.Layout, ref.Tag)
+		if err != nil {
+			return fmt.Errorf("image %s: %w", ref.Ref, err)
+		}
+		if s.loaded[ref.Ref] == man.Digest {
+			continue
+		}
+		img := images.Image{Name: filepath.Base(ref.Layout), Ref: ref.Ref, Layout: ref.Layout, Tag: ref.Tag}
+		if err := images.Load(ctx, img, root, runRoot); err != nil {
+			return err
+		}
+		s.loaded[ref.Ref] = man.Digest
+	}
+	return nil
+}
+
+// images loads more images into the running node's store.
+func (s *Server) images(w http.ResponseWriter, r *http.Request) {
+	var refs []vm.ImageRef
+	if err := decode(r, &refs); err != nil {
+		reply(w, nil, err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.current()
+	if err == nil {
+		err = s.loadImages(r.Context(), n.StorageRoot(), n.RunRoot(), refs)
+	}
+	reply(w, struct{}{}, err)
 }
 
 func (s *Server) nodeDown(w http.ResponseWriter, r *http.Request) {
