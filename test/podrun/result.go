@@ -84,6 +84,9 @@ type ExecResult struct {
 	// ExitCode is null when the command could not be run at all (Error).
 	ExitCode *int32 `json:"exitCode"`
 	Error    string `json:"error,omitempty"`
+	// Done is how long after RunPodSandbox the command returned, e.g. the
+	// time to a booted system for `systemctl is-system-running --wait`.
+	Done time.Duration `json:"done,omitempty"`
 }
 
 // OK reports whether the pod did what a healthy pod does: admitted, sandbox

@@ -212,6 +212,8 @@ type runner struct {
 	kc     KubeletConfig
 	res    *Result
 	sbCfg  *runtimeapi.PodSandboxConfig
+	// started is when RunPodSandbox was called.
+	started time.Time
 }
 
 func (r *runner) run(ctx context.Context) {
@@ -224,6 +226,7 @@ func (r *runner) run(ctx context.Context) {
 	r.sbCfg = sbCfg
 	r.opts.Logf("RunPodSandbox %s/%s", r.pod.Namespace, r.pod.Name)
 	start := time.Now()
+	r.started = start
 	sb, err := r.client.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: sbCfg, RuntimeHandler: r.runtimeHandler()})
 	r.res.Timings.RunPodSandbox = time.Since(start)
 	if err != nil {
@@ -257,6 +260,13 @@ func (r *runner) run(ctx context.Context) {
 	r.watch(ctx, ws, false)
 	if len(r.opts.Exec) > 0 {
 		r.exec(ctx, r.res.Containers[nInit])
+		// What the exec waited for (systemctl is-system-running --wait)
+		// may have started processes since the last sample.
+		for _, w := range ws {
+			if w.cr == r.res.Containers[nInit] {
+				r.sample(ctx, w, false)
+			}
+		}
 	}
 	for _, w := range ws {
 		r.finish(w)
@@ -365,6 +375,7 @@ func (r *runner) exec(ctx context.Context, cr *ContainerResult) {
 	}
 	e.Stdout, e.Stderr = string(resp.GetStdout()), string(resp.GetStderr())
 	e.ExitCode = ptr(resp.GetExitCode())
+	e.Done = time.Since(r.started)
 }
 
 // cleanup removes the sandbox (and everything left by a failed
