@@ -100,7 +100,12 @@ func guestNodeUp(t testing.TB, f flavour, dropIns, hooks map[string][]byte) (tar
 	if theGuest == nil {
 		// The suite's own directory is writable: the hook writes its audit
 		// log there, at the path the test reads it from.
-		shares := []vm.Share{{Path: pristine.binDir()}, {Path: patched.binDir()}, {Path: e2eDir(), Writable: true}}
+		shares := []vm.Share{{Path: e2eDir(), Writable: true}}
+		for _, fl := range []flavour{pristine, patched} {
+			if _, err := os.Stat(fl.binDir()); err == nil {
+				shares = append(shares, vm.Share{Path: fl.binDir()})
+			}
+		}
 		g, err := vm.Boot(ctx, vm.Config{State: e2eDir("guest"), ImageCache: guestImageCache(), Shares: shares, Log: os.Stderr})
 		if err != nil {
 			return nil, err
