@@ -111,7 +111,7 @@ vm-node-down: $(BIN)/vm-node
 	$(BIN)/vm-node down -state $(VM_STATE)
 
 demo: crio-both tools
-	$(BIN)/demo -crio-version $(CRIO_VERSION) -pristine $(CRIO_PRISTINE_DIR) -patched $(CRIO_PATCHED_DIR)
+	$(BIN)/demo -crio-version $(CRIO_VERSION) -pristine $(CRIO_PRISTINE_DIR) -patched $(CRIO_PATCHED_DIR) -guest -image-cache $(VM_IMAGES)
 
 test: unit fuzz series crio-lint crio-unit e2e e2e-vm rpm-check
 
@@ -166,14 +166,16 @@ e2e-version-%: FORCE
 	@echo "== e2e: CRI-O $*"
 	CRIO_VERSION=$* CRIO_USERNS_E2E_DIR=$(abspath $(OUTPUT)/e2e/$*) $(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) ./test/e2e/
 
+E2E_VM_TIMEOUT ?= 150m
 # The e2e tests that also run on the guest node (cgroup v2, systemd cgroup
 # manager, crun; runc where the runtimes differ): the field reports, the
-# capabilities, restarts and the hook.
-E2E_VM_RUN ?= ^Test(Pristine|MapToRoot|ReinstateCaps|Restart|Hook|NodeDown)
+# capabilities, restarts, the hook, the systemd image and critest.
+E2E_VM_RUN ?= ^Test(Pristine|MapToRoot|ReinstateCaps|Restart|Hook|NodeDown|Systemd|Critest)
 e2e-vm: crio-both tools
 	CRIO_USERNS_E2E_NODE=guest CRIO_USERNS_E2E_DIR=$(abspath $(OUTPUT)/e2e-vm) CRIO_USERNS_VM_IMAGES=$(abspath $(VM_IMAGES)) \
 	  CRIO_PRISTINE_DIR=$(abspath $(CRIO_PRISTINE_DIR)) CRIO_PATCHED_DIR=$(abspath $(CRIO_PATCHED_DIR)) \
-	  $(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) -run '$(E2E_VM_RUN)' ./test/e2e/
+	  $(GO) test -count=1 -v -timeout $(E2E_VM_TIMEOUT) -run '$(E2E_VM_RUN)' ./test/e2e/
+	@cat $(OUTPUT)/e2e-vm/critest/summary.txt 2>/dev/null || true
 
 bench: crio-both tools
 	CRIO_VERSION=$(CRIO_VERSION) CRIO_PRISTINE_DIR=$(abspath $(CRIO_PRISTINE_DIR)) CRIO_PATCHED_DIR=$(abspath $(CRIO_PATCHED_DIR)) \

@@ -35,6 +35,8 @@ func main() {
 	pristineDir := flag.String("pristine", "", "directory with pristine crio and pinns")
 	patchedDir := flag.String("patched", "", "directory with patched crio and pinns")
 	stateRoot := flag.String("state", filepath.Join("_output", "demo"), "where the nodes keep their state")
+	guest := flag.Bool("guest", false, "also run the guest node's rows (QEMU: cgroup v2, systemd, crun)")
+	imageCache := flag.String("image-cache", filepath.Join("_output", "vm"), "where the guest image is cached")
 	flag.Parse()
 	if *pristineDir == "" || *patchedDir == "" {
 		fmt.Fprintln(os.Stderr, "demo: -pristine and -patched are required (make demo sets them)")
@@ -68,6 +70,12 @@ func main() {
 		state := filepath.Join(*stateRoot, []string{"pristine", "patched"}[i])
 		if err := runColumn(ctx, col, state, dropIns); err != nil {
 			fmt.Fprintf(os.Stderr, "demo: %s: %v\n", col.name, err)
+			os.Exit(1)
+		}
+	}
+	if *guest {
+		if err := runGuestRows(ctx, cols, filepath.Join(*stateRoot, "guest"), *imageCache, dropIns); err != nil {
+			fmt.Fprintf(os.Stderr, "demo: guest node: %v\n", err)
 			os.Exit(1)
 		}
 	}
@@ -123,7 +131,10 @@ func printTable(cols []*column) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "scenario\tscc\t%s\t%s\n", cols[0].name, cols[1].name)
 	fmt.Fprintf(tw, "--------\t---\t%s\t%s\n", strings.Repeat("-", len(cols[0].name)), strings.Repeat("-", len(cols[1].name)))
-	for i, sc := range demoScenarios {
+	for i, sc := range append(demoScenarios, guestScenarios...) {
+		if i >= len(cols[0].results) {
+			break // the guest's rows were not run
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", sc.title, sc.scc, cols[0].results[i].cell, cols[1].results[i].cell)
 	}
 	tw.Flush()
