@@ -40,7 +40,9 @@ func critestImages() []critestImage {
 		return ocilayout.Config{Entrypoint: []string{"/bin/busybox", "httpd", "-f", "-p", port, "-h", "/www"}, Env: sh.Env}
 	}
 	withUser := func(u string) ocilayout.Config { c := sh; c.User = u; return c }
-	label := func(v string) []ocilayout.Entry { return []ocilayout.Entry{ocilayout.File("/etc/critest-image", 0o644, []byte(v+"\n"))} }
+	label := func(v string) []ocilayout.Entry {
+		return []ocilayout.Entry{ocilayout.File("/etc/critest-image", 0o644, []byte(v+"\n"))}
+	}
 	www := []ocilayout.Entry{ocilayout.File("/www/index.html", 0o644, []byte("crio-userns critest stand-in\n"))}
 	o := critestRegistryOrg
 	return []critestImage{

@@ -63,11 +63,18 @@ WantedBy=multi-user.target
 	return SystemdSpec{Suite: suite, Mirror: mirror, Packages: []string{"systemd", "systemd-sysv", "dbus", "procps"}, Files: files}
 }
 
+// systemdFormat changes when the build changes in a way the spec does not
+// capture (it is part of the key).
+const systemdFormat = "1"
+
 func (s SystemdSpec) key() string {
 	pk := append([]string(nil), s.Packages...)
 	sort.Strings(pk)
 	s.Packages = pk
-	data, _ := json.Marshal(s)
+	data, _ := json.Marshal(struct {
+		SystemdSpec
+		Format string
+	}{s, systemdFormat})
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
@@ -111,20 +118,16 @@ func BuildSystemd(ctx context.Context, spec SystemdSpec, workDir string, log io.
 		return Image{}, err
 	}
 	defer os.RemoveAll(files)
-	if err := writeTree(files, spec.Files); err != nil {
+	if err := WriteTree(files, spec.Files); err != nil {
 		return Image{}, err
 	}
 	tarPath := filepath.Join(workDir, "systemd-rootfs.tar")
 	defer os.Remove(tarPath)
 	fmt.Fprintf(log, "image %s: assembling Debian %s's %s with mmdebstrap\n", RefSystemd, spec.Suite, strings.Join(spec.Packages, ", "))
 	mm := exec.CommandContext(ctx, "nice", "-n", "10", "mmdebstrap", "--mode=root", "--variant=minbase", "--format=tar",
-		"--include="+strings.Join(spec.Packages, ","),
-		"--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
-		"--dpkgopt=path-exclude=/usr/share/locale/*", "--dpkgopt=path-include=/usr/share/locale/locale.alias",
-		"--customize-hook=sync-in "+files+" /",
-		// Reproducible file times where mmdebstrap can make them so.
-		"--skip=cleanup/apt/lists",
-		spec.Suite, tarPath, spec.Mirror)
+		"--include="+strings.Join(spec.Packages, ","))
+	mm.Args = append(mm.Args, MinimalDpkgOptions...)
+	mm.Args = append(mm.Args, "--customize-hook=sync-in "+files+" /", spec.Suite, tarPath, spec.Mirror)
 	mm.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=0")
 	if err := command.Run(mm, log); err != nil {
 		return Image{}, fmt.Errorf("image %s: mmdebstrap: %w", RefSystemd, err)
@@ -151,13 +154,22 @@ func BuildSystemd(ctx context.Context, spec SystemdSpec, workDir string, log io.
 	return img, nil
 }
 
-// writeTree writes files (path → content, "->TARGET" for a symlink) under root.
-func writeTree(root string, files map[string]string) error {
+// MinimalDpkgOptions are mmdebstrap options that leave out documentation,
+// manuals and locales: smaller images copy, load and boot faster.
+var MinimalDpkgOptions = []string{
+	"--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
+	"--dpkgopt=path-exclude=/usr/share/locale/*", "--dpkgopt=path-include=/usr/share/locale/locale.alias",
+}
+
+// WriteTree writes files (path → content, "->TARGET" for a symlink) under
+// root, replacing what is there.
+func WriteTree(root string, files map[string]string) error {
 	for p, content := range files {
 		dst := filepath.Join(root, p)
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
+		_ = os.Remove(dst)
 		if target, ok := strings.CutPrefix(content, "->"); ok {
 			if err := os.Symlink(target, dst); err != nil {
 				return err

@@ -303,7 +303,13 @@ func HostLeftovers(state string) []string {
 // booted for state (its command line names the state's console log), so
 // that a recycled PID is never taken for it.
 func runningQEMU(state string) (int, bool) {
-	data, err := os.ReadFile(pidFile(state))
+	return LivePID(pidFile(state), consoleLog(state))
+}
+
+// LivePID returns the PID recorded in pidFile when that process is alive
+// (not a zombie) and its command line contains mark.
+func LivePID(pidFile, mark string) (int, bool) {
+	data, err := os.ReadFile(pidFile)
 	if err != nil {
 		return 0, false
 	}
@@ -312,7 +318,7 @@ func runningQEMU(state string) (int, bool) {
 		return 0, false
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !strings.Contains(string(cmdline), consoleLog(state)) {
+	if err != nil || !strings.Contains(string(cmdline), mark) {
 		return 0, false
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crio-userns/crio-userns/internal/command"
+	"github.com/crio-userns/crio-userns/test/images"
 )
 
 // Suite is the Debian release the guest is built from: kernel 6.12,
@@ -174,7 +175,7 @@ func BuildImage(ctx context.Context, spec ImageSpec, cacheDir string, log io.Wri
 	if err := command.Run(exec.CommandContext(ctx, "cp", "-a", filepath.Join(base, "rootfs"), rootfs), log); err != nil {
 		return nil, err
 	}
-	if err := writeFiles(rootfs, spec.Files); err != nil {
+	if err := images.WriteTree(rootfs, spec.Files); err != nil {
 		return nil, err
 	}
 	mkfs := exec.CommandContext(ctx, "mkfs.ext4", "-q", "-F", "-L", "crio-userns", "-d", rootfs, img.Root, fmt.Sprintf("%dM", spec.SizeMiB))
@@ -216,10 +217,9 @@ func buildBase(ctx context.Context, spec ImageSpec, cacheDir string, log io.Writ
 	rootfs := filepath.Join(dir, "rootfs")
 	fmt.Fprintf(log, "vm: building the guest's Debian %s root %s (%d packages) in %s\n", spec.Suite, key, len(spec.Packages), dir)
 	mm := exec.CommandContext(ctx, "nice", "-n", "10", "mmdebstrap", "--mode=root", "--variant=minbase",
-		"--include="+strings.Join(spec.Packages, ","),
-		// No documentation, manuals or locales: a smaller image boots and copies faster.
-		"--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
-		"--dpkgopt=path-exclude=/usr/share/locale/*", "--dpkgopt=path-include=/usr/share/locale/locale.alias",
+		"--include="+strings.Join(spec.Packages, ","))
+	mm.Args = append(mm.Args, images.MinimalDpkgOptions...)
+	mm.Args = append(mm.Args,
 		// An initramfs with only what finds the root (Debian's default
 		// carries every driver, and probing them all takes half a minute
 		// under TCG). Written before the kernel package runs its hooks.
@@ -281,26 +281,6 @@ func dpkgVersions(rootfs string) (map[string]string, error) {
 	return versions, nil
 }
 
-// writeFiles puts the guest's own files into rootfs.
-func writeFiles(rootfs string, files map[string]string) error {
-	for p, content := range files {
-		dst := filepath.Join(rootfs, p)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		_ = os.Remove(dst)
-		if target, ok := strings.CutPrefix(content, "->"); ok {
-			if err := os.Symlink(target, dst); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := os.WriteFile(dst, []byte(content), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // extractBoot copies the kernel and initramfs out of rootfs/boot into dir.
 func extractBoot(rootfs, dir string) error {

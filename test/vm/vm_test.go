@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"github.com/crio-userns/crio-userns/test/images"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,7 +92,7 @@ func TestGuestFiles(t *testing.T) {
 		t.Errorf("the serial getty is not masked: it hangs up the console")
 	}
 	root := t.TempDir()
-	if err := writeFiles(root, files); err != nil {
+	if err := images.WriteTree(root, files); err != nil {
 		t.Fatal(err)
 	}
 	if target, err := os.Readlink(filepath.Join(root, "etc/systemd/system/default.target")); err != nil || !strings.HasSuffix(target, "multi-user.target") {

@@ -20,7 +20,7 @@ type outcome struct {
 // keyPhrases are the parts of long runtime errors that say what went wrong.
 var keyPhrases = []string{
 	"cannot set uid to unmapped user in user namespace", // runc
-	"cannot setresuid to",                              // crun
+	"cannot setresuid to",                               // crun
 	"must be in the ranges",
 	"set spec.securityContext.runAsUser",
 }

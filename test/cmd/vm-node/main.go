@@ -109,7 +109,11 @@ func up(ctx context.Context, f flags) error {
 		return err
 	}
 	defer log.Close()
-	cmd := exec.Command(self, "serve", "-state", f.state, "-image-cache", f.cache, "-crio-dir", f.crioDir, "-drop-ins", f.dropIns, "-hooks", f.hooks)
+	state, err := filepath.Abs(f.state)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self, "serve", "-state", state, "-image-cache", f.cache, "-crio-dir", f.crioDir, "-drop-ins", f.dropIns, "-hooks", f.hooks)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -204,19 +208,11 @@ func serve(ctx context.Context, f flags) error {
 
 // serving returns the PID of the state's vm-node serve, if it runs.
 func serving(state string) (int, bool) {
-	data, err := os.ReadFile(servePID(state))
+	abs, err := filepath.Abs(state)
 	if err != nil {
 		return 0, false
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 {
-		return 0, false
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !strings.Contains(string(cmdline), "serve") {
-		return 0, false
-	}
-	return pid, true
+	return vm.LivePID(servePID(abs), abs)
 }
 
 // down brings crio in the guest down (reporting what it left in the guest),
