@@ -153,6 +153,13 @@ func (s *Server) up(ctx context.Context, req vm.NodeUpRequest) (*vm.NodeUpRespon
 		return nil, fmt.Errorf("a node is already up in %s: bring it down first", s.node.State)
 	}
 	start := time.Now()
+	// Nodes of every flavour take turns on one state directory here: each
+	// starts a log of its own, as each has on the host bench, so that what
+	// one flavour logged is never read as another's.
+	log := node.Layout{State: vm.GuestState}.CrioLog()
+	if err := os.Rename(log, log+".previous"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
 	var imagesTook time.Duration
 	runtimes := req.Runtimes
 	if len(runtimes) == 0 {
