@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/crio-userns/crio-userns/test/images/ocilayout"
 )
@@ -119,6 +120,17 @@ func BuildCritest(ctx context.Context, workDir string) (string, error) {
 		}
 		for _, r := range ci.refs {
 			index[r] = CritestSource{Layout: img.Layout, Tag: img.Tag}
+		}
+	}
+	// critest's --registry-prefix keeps a reference's path and drops its tag
+	// (framework.PrepareImageName), so every repository is asked for as
+	// :latest too: the first stand-in listed for it answers.
+	for _, ci := range critestImages() {
+		for _, r := range ci.refs {
+			repo, _, _ := strings.Cut(r, ":")
+			if _, ok := index[repo+":latest"]; !ok {
+				index[repo+":latest"] = index[r]
+			}
 		}
 	}
 	data, err := json.MarshalIndent(index, "", "  ")
