@@ -33,8 +33,8 @@ var Packages = []string{
 	"crun", "runc", "conmon", "libseccomp2",
 	// the loopback CNI plugin, skopeo to load the test images
 	"containernetworking-plugins", "skopeo",
-	// what the agent and the tests run
-	"iproute2", "procps", "util-linux", "mount",
+	// what the agent and the tests run, CRI-O's own bats harness included
+	"iproute2", "procps", "util-linux", "mount", "bats", "jq", "socat",
 }
 
 // initramfsModules find and mount the root: virtio-blk disk, ext4.
