@@ -169,13 +169,14 @@ e2e-version-%: FORCE
 E2E_VM_TIMEOUT ?= 150m
 # The e2e tests that also run on the guest node (cgroup v2, systemd cgroup
 # manager, crun; runc where the runtimes differ): the field reports, the
-# capabilities, restarts, the hook, the systemd image and critest.
-E2E_VM_RUN ?= ^Test(Pristine|MapToRoot|ReinstateCaps|Restart|Hook|NodeDown|Systemd|Critest)
+# capabilities, restarts, the hook, the systemd image, critest and CRI-O's
+# test/ctr_userns.bats.
+E2E_VM_RUN ?= ^Test(Pristine|MapToRoot|ReinstateCaps|Restart|Hook|NodeDown|Systemd|Critest|CtrUserns)
 e2e-vm: crio-both tools
 	CRIO_USERNS_E2E_NODE=guest CRIO_USERNS_E2E_DIR=$(abspath $(OUTPUT)/e2e-vm) CRIO_USERNS_VM_IMAGES=$(abspath $(VM_IMAGES)) \
 	  CRIO_PRISTINE_DIR=$(abspath $(CRIO_PRISTINE_DIR)) CRIO_PATCHED_DIR=$(abspath $(CRIO_PATCHED_DIR)) \
 	  $(GO) test -count=1 -v -timeout $(E2E_VM_TIMEOUT) -run '$(E2E_VM_RUN)' ./test/e2e/
-	@cat $(OUTPUT)/e2e-vm/critest/summary.txt 2>/dev/null || true
+	@cat $(OUTPUT)/e2e-vm/critest/summary.txt $(OUTPUT)/e2e-vm/bats/summary.txt 2>/dev/null || true
 
 bench: crio-both tools
 	CRIO_VERSION=$(CRIO_VERSION) CRIO_PRISTINE_DIR=$(abspath $(CRIO_PRISTINE_DIR)) CRIO_PATCHED_DIR=$(abspath $(CRIO_PATCHED_DIR)) \
