@@ -281,7 +281,6 @@ func dpkgVersions(rootfs string) (map[string]string, error) {
 	return versions, nil
 }
 
-
 // extractBoot copies the kernel and initramfs out of rootfs/boot into dir.
 func extractBoot(rootfs, dir string) error {
 	for _, f := range []struct{ glob, dst string }{{"vmlinuz-*", filepath.Join(dir, "vmlinuz")}, {"initrd.img-*", filepath.Join(dir, "initrd.img")}} {
