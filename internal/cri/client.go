@@ -41,7 +41,9 @@ func Dial(path string) (*Client, error) {
 		// second rather than after gRPC's default backoff of up to 2 minutes.
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, MaxDelay: time.Second},
-			MinConnectTimeout: time.Second,
+			// One attempt may take seconds when the socket is a guest
+			// node's, forwarded through two relays into a TCG guest.
+			MinConnectTimeout: 10 * time.Second,
 		}))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to CRI socket %s: %w", abs, err)
