@@ -49,7 +49,7 @@ func TestSystemdRunsUnderRestricted(t *testing.T) {
 	n := systemdNode(t, patched)
 	res := run(t, n, scenarios.Path("systemd-restricted.yaml"), podrun.Options{
 		SCC: podrun.SCCRestricted, Ready: "$^", Settle: time.Second, Timeout: 8 * time.Minute, Keep: true,
-		Exec: []string{"systemctl", "is-system-running", "--wait"},
+		Exec: images.SystemdBootedCmd,
 	})
 	c := onlyContainer(t, res)
 	defer removeKept(t, n, res)

@@ -31,6 +31,13 @@ var SystemdServices = map[string]string{
 	"workerapp.service": "daemon",
 }
 
+// SystemdBootedCmd waits in the container until systemd has booted and
+// prints its state (running, degraded, ...). systemctl cannot connect before
+// systemd has made its private socket, which an exec right after
+// StartContainer can precede.
+var SystemdBootedCmd = []string{"/bin/sh", "-c",
+	"while [ ! -S /run/systemd/private ]; do sleep 0.2; done; exec systemctl is-system-running --wait"}
+
 // SystemdSpec is every input of the systemd image.
 type SystemdSpec struct {
 	Suite    string

@@ -18,7 +18,7 @@ import (
 // crun): the workload that needs an OpenShift-shaped node.
 var guestScenarios = []scenario{
 	{"systemd image, no runAsUser (guest node)", scenarios.Path("systemd-restricted.yaml"), podrun.SCCRestricted,
-		[]string{"systemctl", "is-system-running", "--wait"}},
+		images.SystemdBootedCmd},
 }
 
 // runGuestRows boots the guest once and runs guestScenarios with each
