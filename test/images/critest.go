@@ -6,15 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/crio-userns/crio-userns/test/images/ocilayout"
 )
 
 // Stand-ins for the images SIG Node's CRI validation suite (critest,
-// cri-tools v1.36.0) pulls, built here from busybox-static: critest runs
-// against a loopback registry (--registry-prefix) that serves these under
-// the names critest asks for, minus the registry. Each stand-in has what the
+// cri-tools v1.36.0) pulls, built here from busybox-static: a loopback
+// registry serves them under the names critest asks for, minus the registry
+// (the node's registries.conf sends those registries' names there). Each stand-in has what the
 // specs look at (commands, USER, accounts, a web server on the port they
 // probe); images pinned by a digest of the original cannot be stood in for.
 const critestRegistryOrg = "k8s-staging-cri-tools/"
@@ -120,17 +119,6 @@ func BuildCritest(ctx context.Context, workDir string) (string, error) {
 		}
 		for _, r := range ci.refs {
 			index[r] = CritestSource{Layout: img.Layout, Tag: img.Tag}
-		}
-	}
-	// critest's --registry-prefix keeps a reference's path and drops its tag
-	// (framework.PrepareImageName), so every repository is asked for as
-	// :latest too: the first stand-in listed for it answers.
-	for _, ci := range critestImages() {
-		for _, r := range ci.refs {
-			repo, _, _ := strings.Cut(r, ":")
-			if _, ok := index[repo+":latest"]; !ok {
-				index[repo+":latest"] = index[r]
-			}
 		}
 	}
 	data, err := json.MarshalIndent(index, "", "  ")

@@ -7,9 +7,7 @@ import (
 
 // The stand-ins carry what critest's specs check: the USER of the image
 // status specs, the supplementary group of the predefined-group spec, and a
-// reference for every name critest pulls (registry.k8s.io names lose their
-// registry under --registry-prefix; gcr.io/k8s-staging-cri-tools ones keep
-// their path).
+// reference for every name critest pulls, minus its registry.
 func TestCritestImages(t *testing.T) {
 	users := map[string]string{}
 	refs := map[string]bool{}

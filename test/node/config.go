@@ -108,12 +108,24 @@ func loopbackCNI(l Layout) []byte {
 }
 
 // The node never pulls from the internet; images are preloaded into storage.
-// The one registry it knows is the critest stand-ins' (test/critest), on
-// loopback, which only the critest run starts.
+// The names critest pulls resolve to its stand-in registry (test/critest) on
+// loopback, which only the critest run starts, as mirrors resolve them on an
+// air-gapped node: the images keep the names critest looks for.
 const registriesConf = `unqualified-search-registries = []
 
 [[registry]]
+prefix = "registry.k8s.io"
 location = "` + CritestRegistry + `"
+insecure = true
+
+[[registry]]
+prefix = "k8s.gcr.io"
+location = "` + CritestRegistry + `"
+insecure = true
+
+[[registry]]
+prefix = "gcr.io/k8s-staging-cri-tools"
+location = "` + CritestRegistry + `/k8s-staging-cri-tools"
 insecure = true
 `
 
