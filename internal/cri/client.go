@@ -40,7 +40,7 @@ func Dial(path string) (*Client, error) {
 		// Tests restart CRI-O under a live connection: reconnect within a
 		// second rather than after gRPC's default backoff of up to 2 minutes.
 		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, MaxDelay: time.Second},
+			Backoff: backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, MaxDelay: time.Second},
 			// One attempt may take seconds when the socket is a guest
 			// node's, forwarded through two relays into a TCG guest.
 			MinConnectTimeout: 10 * time.Second,
