@@ -24,6 +24,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/crio-userns/crio-userns/internal/mountinfo"
 	"github.com/crio-userns/crio-userns/test/images"
 	"github.com/crio-userns/crio-userns/test/images/ocilayout"
 	"github.com/crio-userns/crio-userns/test/node"
@@ -158,6 +159,15 @@ func (s *Server) up(ctx context.Context, req vm.NodeUpRequest) (*vm.NodeUpRespon
 	// one flavour logged is never read as another's.
 	log := node.Layout{State: vm.GuestState}.CrioLog()
 	if err := os.Rename(log, log+".previous"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	// What an earlier node left (pinned namespaces, mounts) was reported
+	// when it went down; it must not fail the idle checks of the next one.
+	layout := node.Layout{State: vm.GuestState}
+	if _, err := mountinfo.UnmountUnder(layout.NamespacesDir()); err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(layout.NamespacesDir()); err != nil {
 		return nil, err
 	}
 	var imagesTook time.Duration
