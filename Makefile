@@ -169,9 +169,14 @@ e2e-version-%: FORCE
 E2E_VM_TIMEOUT ?= 150m
 # The e2e tests that also run on the guest node (cgroup v2, systemd cgroup
 # manager, crun; runc where the runtimes differ): the field reports, the
-# capabilities, restarts, the hook, the systemd image, critest and CRI-O's
-# test/ctr_userns.bats.
-E2E_VM_RUN ?= ^Test(Pristine|MapToRoot|ReinstateCaps|Restart|Hook|NodeDown|Systemd|Critest|CtrUserns)
+# capabilities, restarts, the hook, the systemd image and CRI-O's
+# test/ctr_userns.bats. Left to the host bench: 20 concurrent pods (through the
+# guest's forwarded socket under TCG their gRPC handshakes time out) and the
+# hook scenarios that still time out or miss their verdict under TCG and
+# crun (TestHookRunsEarlierScenarios, TestHookPassesFieldReportPods,
+# TestHookRefusesHostRootMapping), and tests not yet run there. critest:
+# make e2e-vm E2E_VM_RUN=Critest.
+E2E_VM_RUN ?= ^Test(Pristine(MapToRoot|MultiUser|RestartBreaks|Systemd)|NodeDown|ReinstateCaps(Restricted|NotInHostUserns|NativeUserns|OptionEmpty)|RestartKeeps|Systemd|CtrUserns|MapToRoot(FallsBack|InitAndTwo|SecondRunAsUser|WithPodRunAsUser|NeverMapsHostRoot|SurvivesRestart|OwnsNetwork|MapsRunAsGroup)|Hook(WritableCgroup|AuditLogFIFO|RefusesContainerOutsidePodUserns|AuditModeLogs|PassesNativeUserns))
 e2e-vm: crio-both tools
 	CRIO_USERNS_E2E_NODE=guest CRIO_USERNS_E2E_DIR=$(abspath $(OUTPUT)/e2e-vm) CRIO_USERNS_VM_IMAGES=$(abspath $(VM_IMAGES)) \
 	  CRIO_PRISTINE_DIR=$(abspath $(CRIO_PRISTINE_DIR)) CRIO_PATCHED_DIR=$(abspath $(CRIO_PATCHED_DIR)) \
