@@ -261,13 +261,14 @@ func (t *Txn) Query(self *Entry, rootRange *idmap.Range) (*Result, error) {
 	selfHash := hashString(self.Namespace)
 	cand := map[int]bool{}
 	for side, maps := range [2][]rspec.LinuxIDMapping{self.UIDMaps, self.GIDMaps} {
+		hint := 0
 		for _, m := range maps {
 			if m.Size == 0 {
 				continue
 			}
 			hr := idmap.HostRange(m)
 			shareableRoot := rootRange != nil && selfHash != 0 && m.ContainerID == 0 && m.Size == 1 && rootRange.Contains(m.HostID)
-			t.ix.overlapping(side, hr.First, hr.Last, func(s span) {
+			hint = t.ix.overlapping(side, hr.First, hr.Last, hint, func(s span) {
 				if s.ns == selfRef || cand[s.ns] {
 					return
 				}
@@ -380,7 +381,8 @@ func (t *Txn) Record(self *Entry, res *Result) error {
 	}
 	if t.d == nil {
 		if data, ok := t.ix.withAdded(self); ok {
-			ix, err := parseIndex(data)
+			// Bytes just built: no checksum to verify.
+			ix, err := layoutIndex(data[:len(data)-4])
 			if err != nil {
 				return err
 			}
@@ -462,46 +464,32 @@ func (r *Registry) PodNamespace(podKey string) (*Entry, error) {
 	return e, nil
 }
 
-func (t *Txn) writeFile(dir, name string, data []byte) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+name+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, name))
-}
-
 // ensureDir creates Dir (0700) or checks that the existing one is a
 // directory of ours that nobody else can write: whoever can replace the
 // registry can hide a pod from the checks or block every user-namespaced
 // container.
 func (r *Registry) ensureDir() error {
-	if err := os.MkdirAll(r.Dir, 0o700); err != nil {
-		return err
-	}
+	euid := os.Geteuid()
 	for _, dir := range []string{r.Dir, r.entryDir()} {
 		var st unix.Stat_t
-		if err := unix.Lstat(dir, &st); err != nil {
-			if dir != r.Dir && errors.Is(err, unix.ENOENT) {
-				continue
+		err := unix.Lstat(dir, &st)
+		if errors.Is(err, unix.ENOENT) {
+			if dir != r.Dir {
+				continue // created with the first entry
 			}
+			if err := os.MkdirAll(r.Dir, 0o700); err != nil {
+				return err
+			}
+			err = unix.Lstat(dir, &st)
+		}
+		if err != nil {
 			return &os.PathError{Op: "lstat", Path: dir, Err: err}
 		}
 		switch {
 		case st.Mode&unix.S_IFMT != unix.S_IFDIR:
 			return fmt.Errorf("%s: not a directory", dir)
-		case int(st.Uid) != os.Geteuid():
-			return fmt.Errorf("%s: owned by UID %d, not by the hook's UID %d", dir, st.Uid, os.Geteuid())
+		case int(st.Uid) != euid:
+			return fmt.Errorf("%s: owned by UID %d, not by the hook's UID %d", dir, st.Uid, euid)
 		case st.Mode&0o022 != 0:
 			return fmt.Errorf("%s: writable by group or others (mode %#o)", dir, st.Mode&0o777)
 		}

@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"fmt"
+	"hash/adler32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -186,7 +187,8 @@ func TestIndexQueries(t *testing.T) {
 			first := rng.Uint32N(1 << 24)
 			last := first + rng.Uint32N(100000)
 			got := map[nsfs.ID]bool{}
-			ix.overlapping(side, first, last, func(s span) { got[ix.ns(s.ns).id] = true })
+			// Whatever the hint, the same spans.
+			ix.overlapping(side, first, last, rng.IntN(ix.nSpan[side]+3)-1, func(s span) { got[ix.ns(s.ns).id] = true })
 			want := map[nsfs.ID]bool{}
 			for id := range live {
 				for _, s := range spans[id][side] {
@@ -211,6 +213,31 @@ func TestIndexQueries(t *testing.T) {
 	}
 }
 
+// startingBy gives the bisection's answer whatever hint it starts from.
+func TestStartingBy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	d := &indexData{}
+	for i := range 40 {
+		d.add(&Entry{NS: nsfs.ID{Dev: 1, Ino: uint64(i + 1)}, UIDMaps: maps(0, rng.Uint32N(1000), 1+rng.Uint32N(50))})
+	}
+	ix, err := parseIndex(d.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := ix.nSpan[0]
+	for id := uint32(0); id < 1100; id += 7 {
+		want := 0
+		for want < n && ix.span(0, want).first <= id {
+			want++
+		}
+		for hint := -2; hint <= n+2; hint++ {
+			if got := ix.startingBy(0, id, hint); got != want {
+				t.Fatalf("startingBy(%d) from hint %d = %d, want %d", id, hint, got, want)
+			}
+		}
+	}
+}
+
 func TestParseIndexDamage(t *testing.T) {
 	d := &indexData{}
 	d.add(&Entry{NS: nsfs.ID{Dev: 1, Ino: 2}, PodKey: "p", UIDMaps: maps(0, 1, 1)})
@@ -221,6 +248,13 @@ func TestParseIndexDamage(t *testing.T) {
 		"version":   func() []byte { b := slices.Clone(good); b[8] = 9; return b }(),
 		"checksum":  func() []byte { b := slices.Clone(good); b[headerSize] ^= 1; return b }(),
 		"truncated": good[:len(good)-8],
+		// The previous version, summed with Adler-32: rebuilt from the
+		// entries rather than read with the wrong sum.
+		"version 2": func() []byte {
+			b := slices.Clone(good[:len(good)-4])
+			b[8] = 2
+			return le.AppendUint32(b, adler32.Checksum(b))
+		}(),
 	} {
 		if _, err := parseIndex(data); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -228,6 +262,38 @@ func TestParseIndexDamage(t *testing.T) {
 	}
 	if _, err := parseIndex(good); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The checksum sees every single-bit flip, a swap of two words, a byte
+// lost or added, and damage in the last, partial word.
+func TestChecksumSeesDamage(t *testing.T) {
+	d := &indexData{}
+	for i := range 8 {
+		d.add(&Entry{NS: nsfs.ID{Dev: 4, Ino: uint64(4026531840 + i)}, PodKey: fmt.Sprintf("sandbox:%d", i), Namespace: "proj", UIDMaps: maps(0, 200000+uint32(i)*65536, 65536)})
+	}
+	body := d.encode()
+	body = body[:len(body)-4]
+	sum := checksum(body)
+	for bit := range len(body) * 8 {
+		b := slices.Clone(body)
+		b[bit/8] ^= 1 << (bit % 8)
+		if checksum(b) == sum {
+			t.Fatalf("bit %d flipped unseen", bit)
+		}
+	}
+	swapped := slices.Clone(body)
+	copy(swapped[40:48], body[48:56])
+	copy(swapped[48:56], body[40:48])
+	for name, b := range map[string][]byte{
+		"words swapped": swapped,
+		"byte lost":     body[:len(body)-1],
+		"byte added":    append(slices.Clone(body), 0),
+		"tail damaged":  append(slices.Clone(body[:len(body)-3]), 1, 2, 3),
+	} {
+		if checksum(b) == sum {
+			t.Errorf("%s: unseen", name)
+		}
 	}
 }
 
@@ -611,7 +677,7 @@ func FuzzParseIndex(f *testing.F) {
 			return
 		}
 		for side := range 2 {
-			ix.overlapping(side, 0, ^uint32(0), func(s span) {})
+			ix.overlapping(side, 0, ^uint32(0), 0, func(s span) {})
 		}
 		ix.findNS(nsfs.ID{Dev: 1, Ino: 2})
 		ix.podNS(hashString("p"))
