@@ -124,7 +124,47 @@ func FuzzReadState(f *testing.F) {
 			t.Fatalf("accepted a state without what the hook needs: %+v", st)
 		}
 		_ = TargetOf(nil, st).String()
+		var want state
+		if err := json.Unmarshal([]byte(s), &want); err != nil {
+			t.Fatalf("accepted %q, encoding/json: %v", s, err)
+		}
+		if got := (state{ID: st.ID, Status: string(st.Status), Pid: st.Pid, Bundle: st.Bundle, Annotations: st.Annotations}); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: %+v, encoding/json %+v", s, got, want)
+		}
 	})
+}
+
+// The state's fast decode gives encoding/json's result, and declines what
+// it does not take.
+func TestDecodeStateFast(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		fast bool
+	}{
+		{`{"ociVersion":"1.2.0","id":"c1","status":"creating","pid":42,"bundle":"/b","annotations":{"a":"b"}}`, true},
+		{`{"id":"c\u0031","bundle":"/b\u00e9","pid":-0,"annotations":null}`, true},
+		{`{"id":"c","bundle":"/b","pid":1,"Pid":null}`, false},
+		{`{"ID":"c","bundle":"/b","pid":9223372036854775807,"future":{"x":[1,2]}}`, true},
+		{`{"id":"c","bundle":"/b","pid":9223372036854775808}`, false},
+		{`{"id":"c","bundle":"/b","pid":1.0}`, false},
+		{`{"id":"c","id":"d","bundle":"/b"}`, false},
+		{`{"id":1}`, false},
+	} {
+		var fast state
+		err := decodeStateFast([]byte(tc.in), &fast)
+		if (err == nil) != tc.fast {
+			t.Errorf("%s: fast path error %v, want taken %v", tc.in, err, tc.fast)
+		}
+		var slow state
+		slowErr := json.Unmarshal([]byte(tc.in), &slow)
+		if err == nil && (slowErr != nil || !reflect.DeepEqual(fast, slow)) {
+			t.Errorf("%s: fast %+v, encoding/json %+v %v", tc.in, fast, slow, slowErr)
+		}
+		st, err := ReadState(strings.NewReader(tc.in))
+		if slowErr == nil && err == nil && (st.ID != slow.ID || st.Pid != slow.Pid) {
+			t.Errorf("%s: ReadState %+v, want %+v", tc.in, st, slow)
+		}
+	}
 }
 
 // FuzzParseSpec: the narrow decode never panics and agrees with a decode

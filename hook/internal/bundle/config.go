@@ -22,49 +22,56 @@ func ReadConfig(dir string) ([]byte, error) {
 }
 
 // narrowSpec is the part of a spec the hook reads, in types of its own with
-// only the fields it uses. Decoding into it rather than rspec.Spec skips
-// building the rest (env, hooks, seccomp...), and encoding/json's per-type
-// set-up, which every process pays once per type, stays small; it still
-// validates the whole document.
+// only the fields it uses: the reference for decodeNarrowFast, and what
+// encoding/json decodes when the fast path declines.
 type narrowSpec struct {
-	Process *narrowProcess `json:"process"`
-	Root    *struct {
-		Path string `json:"path"`
-	} `json:"root"`
-	Mounts []struct {
-		Destination string   `json:"destination"`
-		Type        string   `json:"type"`
-		Source      string   `json:"source"`
-		Options     []string `json:"options"`
-	} `json:"mounts"`
+	Process     *narrowProcess    `json:"process"`
+	Root        *narrowRoot       `json:"root"`
+	Mounts      []narrowMount     `json:"mounts"`
 	Annotations map[string]string `json:"annotations"`
 	Linux       *narrowLinux      `json:"linux"`
 }
 
+type narrowRoot struct {
+	Path string `json:"path"`
+}
+
+type narrowMount struct {
+	Destination string   `json:"destination"`
+	Type        string   `json:"type"`
+	Source      string   `json:"source"`
+	Options     []string `json:"options"`
+}
+
 type narrowProcess struct {
-	User struct {
-		UID            uint32   `json:"uid"`
-		GID            uint32   `json:"gid"`
-		AdditionalGids []uint32 `json:"additionalGids"`
-	} `json:"user"`
-	Capabilities *struct {
-		Bounding []string `json:"bounding"`
-	} `json:"capabilities"`
+	User         narrowUser          `json:"user"`
+	Capabilities *narrowCapabilities `json:"capabilities"`
+}
+
+type narrowUser struct {
+	UID            uint32   `json:"uid"`
+	GID            uint32   `json:"gid"`
+	AdditionalGids []uint32 `json:"additionalGids"`
+}
+
+type narrowCapabilities struct {
+	Bounding []string `json:"bounding"`
 }
 
 type narrowLinux struct {
-	Namespaces []struct {
-		Type string `json:"type"`
-		Path string `json:"path"`
-	} `json:"namespaces"`
-	UIDMappings idMappings `json:"uidMappings"`
-	GIDMappings idMappings `json:"gidMappings"`
+	Namespaces  []narrowNamespace `json:"namespaces"`
+	UIDMappings idMappings        `json:"uidMappings"`
+	GIDMappings idMappings        `json:"gidMappings"`
 }
 
-// decodeNarrow decodes the parts of config.json the hook reads. Its fast
-// path picks those parts out with members and decodes only them, in
-// document order, over one value, as encoding/json would; on any error it
-// decodes the whole document with encoding/json, for its exact result.
+type narrowNamespace struct {
+	Type string `json:"type"`
+	Path string `json:"path"`
+}
+
+// decodeNarrow decodes the parts of config.json the hook reads: in one
+// pass when the fast path takes the document, else with encoding/json, for
+// its exact result or error.
 func decodeNarrow(data []byte) (narrowSpec, error) {
 	var n narrowSpec
 	if err := decodeNarrowFast(data, &n); err == nil {
@@ -73,72 +80,6 @@ func decodeNarrow(data []byte) (narrowSpec, error) {
 	n = narrowSpec{}
 	err := json.Unmarshal(data, &n)
 	return n, err
-}
-
-func decodeNarrowFast(data []byte, n *narrowSpec) error {
-	top, err := members(data, "process", "root", "mounts", "annotations", "linux")
-	if err != nil {
-		return err
-	}
-	for _, raw := range top["process"] {
-		if err := decodeObject(raw, &n.Process, func(sub map[string][][]byte, p *narrowProcess) error {
-			return decodeInOrder(sub, map[string]any{"user": &p.User, "capabilities": &p.Capabilities})
-		}, "user", "capabilities"); err != nil {
-			return err
-		}
-	}
-	if err := decodeInOrder(top, map[string]any{"root": &n.Root, "mounts": &n.Mounts, "annotations": &n.Annotations}); err != nil {
-		return err
-	}
-	for _, raw := range top["linux"] {
-		if err := decodeObject(raw, &n.Linux, func(sub map[string][][]byte, l *narrowLinux) error {
-			return decodeInOrder(sub, map[string]any{"namespaces": &l.Namespaces, "uidMappings": &l.UIDMappings, "gidMappings": &l.GIDMappings})
-		}, "namespaces", "uidMappings", "gidMappings"); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// decodeInOrder decodes each wanted member's values into its destination.
-// ID maps in the canonical form skip encoding/json altogether (its
-// validation pass alone costs about as much as reading them).
-func decodeInOrder(m map[string][][]byte, dst map[string]any) error {
-	for name, v := range dst {
-		for _, raw := range m[name] {
-			if ids, ok := v.(*idMappings); ok {
-				if fast, ok := fastIDMappings(raw); ok {
-					*ids = fast
-					continue
-				}
-			}
-			if err := json.Unmarshal(raw, v); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// decodeObject decodes raw into *dst as encoding/json decodes a pointer to
-// a struct: null makes it nil, an object fills the existing struct (or a
-// new one) with its members; anything else is left to encoding/json.
-func decodeObject[T any](raw []byte, dst **T, fill func(map[string][][]byte, *T) error, wanted ...string) error {
-	if string(raw) == "null" {
-		*dst = nil
-		return nil
-	}
-	if len(raw) == 0 || raw[0] != '{' {
-		return errNotSimple
-	}
-	sub, err := members(raw, wanted...)
-	if err != nil {
-		return err
-	}
-	if *dst == nil {
-		*dst = new(T)
-	}
-	return fill(sub, *dst)
 }
 
 // ParseSpec decodes the parts of config.json the hook uses into a

@@ -2,7 +2,6 @@ package bundle
 
 import (
 	"encoding/json"
-	"math"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -31,78 +30,111 @@ func (m *idMappings) UnmarshalJSON(data []byte) error {
 
 // fastIDMappings reads the canonical form; ok is false for anything else.
 func fastIDMappings(b []byte) (out []rspec.LinuxIDMapping, ok bool) {
-	i := 0
-	ws := func() {
-		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-			i++
-		}
-	}
-	lit := func(s string) bool {
-		ws()
-		if len(b)-i < len(s) || string(b[i:i+len(s)]) != s {
-			return false
-		}
-		i += len(s)
-		return true
-	}
-	num := func() (uint32, bool) {
-		ws()
-		start := i
-		var v uint64
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			v = v*10 + uint64(b[i]-'0')
-			if v > math.MaxUint32 {
-				return 0, false
-			}
-			i++
-		}
-		// No digits, or a leading zero of a longer number: not ours.
-		if i == start || (b[start] == '0' && i-start > 1) {
-			return 0, false
-		}
-		// A fraction or an exponent follows: encoding/json decides.
-		if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
-			return 0, false
-		}
-		return uint32(v), true
-	}
-	if !lit("[") {
+	s := scanner{b: b}
+	s.ws()
+	if out, ok = s.canonicalIDMappings(); !ok || s.end() != nil {
 		return nil, false
 	}
-	out = []rspec.LinuxIDMapping{}
-	if lit("]") {
-		ws()
-		return out, i == len(b)
+	return out, true
+}
+
+// idMappings decodes an ID map value where it stands: the canonical form
+// directly, anything else through encoding/json.
+func (s *scanner) idMappings(dst *idMappings) error {
+	start := s.i
+	if out, ok := s.canonicalIDMappings(); ok {
+		*dst = out
+		return nil
+	}
+	s.i = start
+	if err := s.skip(); err != nil {
+		return err
+	}
+	if json.Unmarshal(s.b[start:s.i], dst) != nil {
+		return errNotSimple
+	}
+	return nil
+}
+
+// canonicalIDMappings reads an ID map in the canonical form at s.i and
+// leaves s.i after it; ok is false (s.i anywhere) for anything else.
+func (s *scanner) canonicalIDMappings() (out []rspec.LinuxIDMapping, ok bool) {
+	if !s.eat('[') {
+		return nil, false
+	}
+	s.ws()
+	if s.eat(']') {
+		return []rspec.LinuxIDMapping{}, true
 	}
 	for {
 		var m rspec.LinuxIDMapping
-		for k, key := range []string{`"containerID"`, `"hostID"`, `"size"`} {
-			if k == 0 && !lit("{") || k > 0 && !lit(",") || !lit(key) || !lit(":") {
-				return nil, false
-			}
-			v, ok := num()
-			if !ok {
-				return nil, false
-			}
-			switch k {
-			case 0:
-				m.ContainerID = v
-			case 1:
-				m.HostID = v
-			default:
-				m.Size = v
-			}
-		}
-		if !lit("}") {
+		// Compact, as runtimes write it, a token at a time; with blanks
+		// between the tokens, a member at a time.
+		if !s.compact(&m) && (!s.member('{', `"containerID"`, &m.ContainerID) ||
+			!s.member(',', `"hostID"`, &m.HostID) ||
+			!s.member(',', `"size"`, &m.Size) || !s.close('}')) {
 			return nil, false
 		}
 		out = append(out, m)
-		if lit("]") {
-			ws()
-			return out, i == len(b)
+		s.ws()
+		if s.eat(']') {
+			return out, true
 		}
-		if !lit(",") {
+		if !s.eat(',') {
 			return nil, false
 		}
+		s.ws()
 	}
+}
+
+// compact reads {"containerID":C,"hostID":H,"size":S} with no blank in
+// it; when it reports false, s.i is where it was.
+func (s *scanner) compact(m *rspec.LinuxIDMapping) bool {
+	start := s.i
+	if s.prefix(`{"containerID":`) && s.num(&m.ContainerID) &&
+		s.prefix(`,"hostID":`) && s.num(&m.HostID) &&
+		s.prefix(`,"size":`) && s.num(&m.Size) && s.eat('}') {
+		return true
+	}
+	s.i = start
+	return false
+}
+
+func (s *scanner) num(dst *uint32) bool {
+	v, err := s.uint(1<<32 - 1)
+	*dst = uint32(v)
+	return err == nil
+}
+
+func (s *scanner) close(c byte) bool {
+	s.ws()
+	return s.eat(c)
+}
+
+// member reads `<before> "name" : <uint32>`, with blanks between the tokens.
+func (s *scanner) member(before byte, name string, dst *uint32) bool {
+	s.ws()
+	if !s.eat(before) {
+		return false
+	}
+	s.ws()
+	if !s.prefix(name) {
+		return false
+	}
+	s.ws()
+	if !s.eat(':') {
+		return false
+	}
+	s.ws()
+	return s.num(dst)
+}
+
+// prefix consumes tok when the input continues with it.
+func (s *scanner) prefix(tok string) bool {
+	end := s.i + len(tok)
+	if end > len(s.b) || string(s.b[s.i:end]) != tok {
+		return false
+	}
+	s.i = end
+	return true
 }

@@ -4,85 +4,43 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"unicode/utf8"
 )
 
 // errNotSimple makes the caller decode the whole document with
-// encoding/json instead, for its exact errors.
+// encoding/json instead, for its exact result or error.
 var errNotSimple = errors.New("not for the fast path")
 
-// members returns the raw values of the object data's members whose names
-// match one of wanted the way encoding/json matches struct fields (exactly
-// or case-insensitively, escapes undone), in document order: decoding them
-// in that order into one value gives encoding/json's result for the whole
-// object (a repeated member is decoded again over the first). The other
-// members are skipped without being decoded: a config.json is tens of KiB,
-// most of it a seccomp profile and environment the hook has no use for, and
-// encoding/json scans every byte of it slowly. It does not validate what it
-// skips: the runtime decodes the document itself and refuses an invalid
-// one.
-func members(data []byte, wanted ...string) (map[string][][]byte, error) {
-	s := scanner{b: data}
-	s.ws()
-	if !s.eat('{') {
-		return nil, errNotSimple
-	}
-	out := map[string][][]byte{}
-	s.ws()
-	if s.eat('}') {
-		return out, s.end()
-	}
-	for {
-		s.ws()
-		key, err := s.key()
-		if err != nil {
-			return nil, err
-		}
-		s.ws()
-		if !s.eat(':') {
-			return nil, errNotSimple
-		}
-		s.ws()
-		start := s.i
-		if err := s.skip(0); err != nil {
-			return nil, err
-		}
-		if name, ok := match(key, wanted); ok {
-			out[name] = append(out[name], data[start:s.i])
-		}
-		s.ws()
-		if s.eat('}') {
-			return out, s.end()
-		}
-		if !s.eat(',') {
-			return nil, errNotSimple
-		}
-	}
-}
-
-// match finds key among wanted as encoding/json matches a field name.
-func match(key string, wanted []string) (string, bool) {
-	for _, w := range wanted {
-		if key == w {
-			return w, true
-		}
-	}
-	for _, w := range wanted {
-		if strings.EqualFold(key, w) {
-			return w, true
-		}
-	}
-	return "", false
-}
-
+// scanner reads the JSON documents a runtime hands the hook in one pass,
+// in place: the members the hook uses are decoded where they stand, the
+// others skipped without being decoded. A config.json is tens of KiB, most
+// of it a seccomp profile and environment the hook has no use for, and its
+// ID maps may have 340 extents a side; encoding/json would scan every byte
+// once to validate and again to decode, through reflection, and set up
+// each type it meets once per process, on every container start.
+//
+// The decoders give encoding/json's result for what they take; anything
+// else (a member given twice, whose merging is encoding/json's own, a
+// number in another form, a value of another type) is errNotSimple, and
+// the caller decodes the whole document with encoding/json. What is
+// skipped is checked for its structure (brackets, strings, commas and
+// colons, literals) but not decoded: the runtime decodes the document
+// itself and refuses an invalid one.
 type scanner struct {
-	b []byte
-	i int
+	b     []byte
+	i     int
+	depth int
 }
+
+// maxDepth bounds nesting, as encoding/json does (10000).
+const maxDepth = 10000
 
 func (s *scanner) ws() {
-	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
-		s.i++
+	i := s.i
+	for i < len(s.b) && (s.b[i] == ' ' || s.b[i] == '\t' || s.b[i] == '\n' || s.b[i] == '\r') {
+		i++
 	}
+	s.i = i
 }
 
 func (s *scanner) eat(c byte) bool {
@@ -93,6 +51,21 @@ func (s *scanner) eat(c byte) bool {
 	return false
 }
 
+// lit consumes the literal word when it comes next, as a whole token.
+func (s *scanner) lit(word string) bool {
+	end := s.i + len(word)
+	if end > len(s.b) || string(s.b[s.i:end]) != word || end < len(s.b) && !isDelim(s.b[end]) {
+		return false
+	}
+	s.i = end
+	return true
+}
+
+// isDelim says whether c may follow a value.
+func isDelim(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ']' || c == '}'
+}
+
 func (s *scanner) end() error {
 	s.ws()
 	if s.i != len(s.b) {
@@ -101,72 +74,226 @@ func (s *scanner) end() error {
 	return nil
 }
 
-// key reads a member name, undoing escapes as encoding/json does.
-func (s *scanner) key() (string, error) {
-	start := s.i
-	escaped, err := s.str()
-	if err != nil {
-		return "", err
-	}
-	raw := s.b[start:s.i]
-	if !escaped {
-		return string(raw[1 : len(raw)-1]), nil
-	}
-	var k string
-	if err := json.Unmarshal(raw, &k); err != nil {
-		return "", errNotSimple
-	}
-	return k, nil
-}
+// null consumes a null value.
+func (s *scanner) null() bool { return s.lit("null") }
 
-// str skips a string and says whether it has escapes.
-func (s *scanner) str() (escaped bool, _ error) {
+// str skips a string and says whether its content, as it stands, is what
+// it decodes to: no escape, valid UTF-8 (encoding/json turns invalid bytes
+// into U+FFFD).
+func (s *scanner) str() (plain bool, _ error) {
 	if !s.eat('"') {
 		return false, errNotSimple
 	}
-	for s.i < len(s.b) {
-		switch c := s.b[s.i]; {
+	b, i, start := s.b, s.i, s.i
+	escaped, ascii := false, true
+	for i < len(b) {
+		switch c := b[i]; {
 		case c == '"':
-			s.i++
-			return escaped, nil
+			s.i = i + 1
+			return !escaped && (ascii || utf8.Valid(b[start:i])), nil
 		case c == '\\':
 			escaped = true
-			s.i += 2
+			i += 2
 		case c < 0x20:
 			return false, errNotSimple
 		default:
-			s.i++
+			ascii = ascii && c < utf8.RuneSelf
+			i++
 		}
 	}
 	return false, errNotSimple
 }
 
-// maxDepth bounds nesting, as encoding/json does (10000).
-const maxDepth = 10000
+// string decodes a string value into *dst; null leaves it as it is.
+// Escapes are undone by encoding/json, exactly.
+func (s *scanner) string(dst *string) error {
+	if s.null() {
+		return nil
+	}
+	start := s.i
+	plain, err := s.str()
+	if err != nil {
+		return err
+	}
+	if plain {
+		*dst = string(s.b[start+1 : s.i-1])
+		return nil
+	}
+	if json.Unmarshal(s.b[start:s.i], dst) != nil {
+		return errNotSimple
+	}
+	return nil
+}
+
+// key reads a member name.
+func (s *scanner) key() (string, error) {
+	var k string
+	if s.i < len(s.b) && s.b[s.i] != '"' {
+		return "", errNotSimple
+	}
+	return k, s.string(&k)
+}
+
+// uint reads a non-negative integer of at most limit in the one form JSON
+// allows (no sign, no leading zero, no fraction or exponent).
+func (s *scanner) uint(limit uint64) (uint64, error) {
+	b, i := s.b, s.i
+	var v uint64
+	for i < len(b) && b[i]-'0' <= 9 {
+		v = v*10 + uint64(b[i]-'0')
+		i++
+	}
+	// 19 digits cannot wrap 64 bits; more are out of any limit here.
+	n := i - s.i
+	if n == 0 || n > 19 || v > limit || b[s.i] == '0' && n > 1 || i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
+		return 0, errNotSimple
+	}
+	s.i = i
+	return v, nil
+}
+
+// uint32 decodes a uint32 value; null leaves *dst as it is.
+func (s *scanner) uint32(dst *uint32) error {
+	if s.null() {
+		return nil
+	}
+	v, err := s.uint(1<<32 - 1)
+	if err == nil {
+		*dst = uint32(v)
+	}
+	return err
+}
+
+// int decodes an int value; null leaves *dst as it is.
+func (s *scanner) int(dst *int) error {
+	if s.null() {
+		return nil
+	}
+	neg := s.eat('-')
+	v, err := s.uint(1 << 63)
+	if err != nil || !neg && v == 1<<63 {
+		return errNotSimple
+	}
+	if neg {
+		*dst = int(-v)
+	} else {
+		*dst = int(v)
+	}
+	return nil
+}
+
+// object reads an object's members in document order: fn decodes the
+// value of each member whose name matches one of wanted the way
+// encoding/json matches struct fields (exactly, else case-insensitively);
+// the others are skipped. A wanted member given twice is errNotSimple.
+func (s *scanner) object(wanted []string, fn func(name string) error) error {
+	if !s.eat('{') {
+		return errNotSimple
+	}
+	if s.depth++; s.depth > maxDepth {
+		return errNotSimple
+	}
+	defer func() { s.depth-- }()
+	var seen uint64
+	s.ws()
+	if s.eat('}') {
+		return nil
+	}
+	for {
+		s.ws()
+		key, err := s.key()
+		if err != nil {
+			return err
+		}
+		s.ws()
+		if !s.eat(':') {
+			return errNotSimple
+		}
+		s.ws()
+		if w, ok := match(key, wanted); ok {
+			if seen&(1<<w) != 0 {
+				return errNotSimple
+			}
+			seen |= 1 << w
+			err = fn(wanted[w])
+		} else {
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+		s.ws()
+		if s.eat('}') {
+			return nil
+		}
+		if !s.eat(',') {
+			return errNotSimple
+		}
+	}
+}
+
+// array reads an array's elements, each with elem; empty says there were
+// none (encoding/json then gives an empty slice, not nil).
+func (s *scanner) array(elem func() error) (empty bool, _ error) {
+	if !s.eat('[') {
+		return false, errNotSimple
+	}
+	if s.depth++; s.depth > maxDepth {
+		return false, errNotSimple
+	}
+	defer func() { s.depth-- }()
+	s.ws()
+	if s.eat(']') {
+		return true, nil
+	}
+	for {
+		s.ws()
+		if err := elem(); err != nil {
+			return false, err
+		}
+		s.ws()
+		if s.eat(']') {
+			return false, nil
+		}
+		if !s.eat(',') {
+			return false, errNotSimple
+		}
+	}
+}
+
+// match finds key among wanted as encoding/json matches a field name.
+func match(key string, wanted []string) (int, bool) {
+	for i, w := range wanted {
+		if key == w {
+			return i, true
+		}
+	}
+	for i, w := range wanted {
+		if strings.EqualFold(key, w) {
+			return i, true
+		}
+	}
+	return 0, false
+}
 
 // skip passes over one value.
-func (s *scanner) skip(depth int) error {
-	if depth > maxDepth || s.i >= len(s.b) {
+func (s *scanner) skip() error {
+	if s.i >= len(s.b) {
 		return errNotSimple
 	}
 	switch s.b[s.i] {
 	case '"':
 		_, err := s.str()
 		return err
-	case '{', '[':
-		closer := byte('}')
-		if s.b[s.i] == '[' {
-			closer = ']'
+	case '{':
+		if s.depth++; s.depth > maxDepth {
+			return errNotSimple
 		}
-		object := closer == '}'
 		s.i++
 		s.ws()
-		if s.eat(closer) {
-			return nil
-		}
-		for {
-			s.ws()
-			if object {
+		if !s.eat('}') {
+			for {
+				s.ws()
 				if _, err := s.str(); err != nil {
 					return err
 				}
@@ -175,31 +302,65 @@ func (s *scanner) skip(depth int) error {
 					return errNotSimple
 				}
 				s.ws()
-			}
-			if err := s.skip(depth + 1); err != nil {
-				return err
-			}
-			s.ws()
-			if s.eat(closer) {
-				return nil
-			}
-			if !s.eat(',') {
-				return errNotSimple
+				if err := s.skip(); err != nil {
+					return err
+				}
+				s.ws()
+				if s.eat('}') {
+					break
+				}
+				if !s.eat(',') {
+					return errNotSimple
+				}
 			}
 		}
-	default:
-		// A number or true, false, null.
-		start := s.i
-		for s.i < len(s.b) {
-			c := s.b[s.i]
-			if c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\n' || c == '\r' {
-				break
+		s.depth--
+		return nil
+	case '[':
+		if s.depth++; s.depth > maxDepth {
+			return errNotSimple
+		}
+		s.i++
+		s.ws()
+		if !s.eat(']') {
+			for {
+				s.ws()
+				if err := s.skip(); err != nil {
+					return err
+				}
+				s.ws()
+				if s.eat(']') {
+					break
+				}
+				if !s.eat(',') {
+					return errNotSimple
+				}
 			}
+		}
+		s.depth--
+		return nil
+	case 't':
+		return s.word("true")
+	case 'f':
+		return s.word("false")
+	case 'n':
+		return s.word("null")
+	default:
+		// A number: its characters, not its form.
+		start := s.i
+		for s.i < len(s.b) && (s.b[s.i] >= '0' && s.b[s.i] <= '9' || s.b[s.i] == '-' || s.b[s.i] == '+' || s.b[s.i] == '.' || s.b[s.i] == 'e' || s.b[s.i] == 'E') {
 			s.i++
 		}
-		if s.i == start {
+		if s.i == start || s.i < len(s.b) && !isDelim(s.b[s.i]) {
 			return errNotSimple
 		}
 		return nil
 	}
+}
+
+func (s *scanner) word(w string) error {
+	if !s.lit(w) {
+		return errNotSimple
+	}
+	return nil
 }
