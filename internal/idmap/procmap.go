@@ -3,8 +3,10 @@ package idmap
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -61,35 +63,45 @@ func ParseProcMapBytes(b []byte) ([]rspec.LinuxIDMapping, error) {
 }
 
 func parseProcMapFast(b []byte) (maps []rspec.LinuxIDMapping, ok bool) {
+	if n := bytes.Count(b, []byte{'\n'}); n > 0 {
+		maps = make([]rspec.LinuxIDMapping, 0, n+1)
+	}
 	i := 0
 	for i < len(b) {
+		// The kernel's own lines, "%10u %10u %10u\n", a field at a time.
+		if len(b)-i >= procLine && b[i+10] == ' ' && b[i+21] == ' ' && b[i+32] == '\n' {
+			c, okC := field10(b[i : i+10])
+			h, okH := field10(b[i+11 : i+21])
+			n, okN := field10(b[i+22 : i+32])
+			if okC && okH && okN {
+				maps = append(maps, rspec.LinuxIDMapping{ContainerID: c, HostID: h, Size: n})
+				i += procLine
+				continue
+			}
+		}
 		var v [3]uint32
 		n := 0
-		for i < len(b) && b[i] != '\n' {
-			switch c := b[i]; {
-			case c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f':
+		for {
+			for i < len(b) && isBlank(b[i]) {
 				i++
-			case c >= '0' && c <= '9':
-				if n == 3 {
-					return nil, false
-				}
-				var x uint64
-				start := i
-				for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-					x = x*10 + uint64(b[i]-'0')
-					if x > 1<<32-1 || i-start > 10 {
-						return nil, false
-					}
-					i++
-				}
-				if i < len(b) && !(b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\v' || b[i] == '\f' || b[i] == '\n') {
-					return nil, false
-				}
-				v[n] = uint32(x)
-				n++
-			default:
+			}
+			if i == len(b) || b[i] == '\n' {
+				break
+			}
+			if n == 3 || b[i] < '0' || b[i] > '9' {
 				return nil, false
 			}
+			var x uint64
+			start := i
+			for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+				x = x*10 + uint64(b[i]-'0')
+				i++
+			}
+			if i-start > 10 || x > 1<<32-1 || i < len(b) && !isBlank(b[i]) && b[i] != '\n' {
+				return nil, false
+			}
+			v[n] = uint32(x)
+			n++
 		}
 		i++ // the newline
 		switch n {
@@ -100,8 +112,35 @@ func parseProcMapFast(b []byte) (maps []rspec.LinuxIDMapping, ok bool) {
 			return nil, false
 		}
 	}
+	if len(maps) == 0 {
+		return nil, true
+	}
 	return maps, true
 }
+
+// procLine is the length of a line the kernel prints.
+const procLine = 33
+
+// field10 reads a 10-column field of such a line: spaces, then digits to
+// its end. A field is mostly padding, skipped 8 bytes at a time.
+func field10(f []byte) (uint32, bool) {
+	f = f[:10]
+	j := bits.TrailingZeros64(binary.LittleEndian.Uint64(f)^0x2020202020202020) / 8
+	if j == 8 && f[8] == ' ' {
+		j = 9
+	}
+	var x uint64
+	for _, c := range f[j:] {
+		d := c - '0'
+		if d > 9 {
+			return 0, false
+		}
+		x = x*10 + uint64(d)
+	}
+	return uint32(x), x <= 1<<32-1
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f' }
 
 // FormatProcMap renders maps the way the kernel prints /proc/PID/uid_map.
 func FormatProcMap(maps []rspec.LinuxIDMapping) string {

@@ -29,6 +29,14 @@ func TestParseProcMap(t *testing.T) {
 		{name: "negative", in: "0 -1 1\n", wantErr: "field 2"},
 		{name: "above 32 bits", in: "0 4294967296 1\n", wantErr: "value out of range"},
 		{name: "error names the line", in: "0 0 1\n1 1\n", wantErr: "line 2:"},
+		// Lines of the kernel's width that its fixed-column reader must
+		// leave to the general one, or refuse as that one does.
+		{name: "kernel width, above 32 bits", in: "         0 4294967296          1\n", wantErr: "value out of range"},
+		{name: "kernel width, a blank field", in: "         0                     1\n", wantErr: "want 3 fields"},
+		{name: "kernel width, a tab", in: "\t        0     100000      65536\n", want: []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}},
+		{name: "kernel width, zero-padded", in: "0000000001 0000100000 0000065536\n", want: []rspec.LinuxIDMapping{{ContainerID: 1, HostID: 100000, Size: 65536}}},
+		{name: "kernel width, a sign", in: "        +0     100000      65536\n", wantErr: "field 1"},
+		{name: "kernel width, no newline at the end", in: "         0     100000      65536", want: []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseProcMapString(tc.in)

@@ -112,12 +112,28 @@ func MergeRanges(rs []Range) []Range {
 	return merged
 }
 
+// merged reports whether rs is already in MergeRanges's form (sorted,
+// disjoint, non-adjacent), as callers that check many extents against the
+// same ranges pass them: merging them again for every extent would clone
+// and sort them each time.
+func merged(rs []Range) bool {
+	for i := 1; i < len(rs); i++ {
+		if uint64(rs[i].First) <= uint64(rs[i-1].Last)+1 {
+			return false
+		}
+	}
+	return true
+}
+
 // Uncovered returns the parts of r that no range in allowed covers, in
 // ascending order; nil means r lies wholly inside the union of allowed.
 func Uncovered(allowed []Range, r Range) []Range {
+	if !merged(allowed) {
+		allowed = MergeRanges(allowed)
+	}
 	var gaps []Range
 	next := uint64(r.First) // first ID of r not yet known to be covered
-	for _, a := range MergeRanges(allowed) {
+	for _, a := range allowed {
 		if uint64(a.Last) < next {
 			continue
 		}

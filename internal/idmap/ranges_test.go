@@ -92,6 +92,10 @@ func TestUncovered(t *testing.T) {
 			t.Errorf("Uncovered(%v) = %v, want %v", tc.r, got, tc.want)
 		}
 	}
+	// Ranges not yet merged are merged first.
+	if got := Uncovered([]Range{{1000000000, 1999999999}, {200000, 300000}, {300001, 268635455}}, Range{199990, 268635460}); !reflect.DeepEqual(got, []Range{{199990, 199999}, {268635456, 268635460}}) {
+		t.Errorf("unmerged allowed ranges: %v", got)
+	}
 	if got := Uncovered(nil, Range{1, 2}); !reflect.DeepEqual(got, []Range{{1, 2}}) {
 		t.Errorf("no allowed ranges: %v", got)
 	}

@@ -105,29 +105,40 @@ func Validate(maps []rspec.LinuxIDMapping) []Problem {
 // extent that begins before the furthest end seen so far: O(n log n), and at
 // most one report per extent, which names the extent it runs into.
 func overlaps(maps []rspec.LinuxIDMapping, side Side, rangeOf func(rspec.LinuxIDMapping) Range) []Problem {
-	idx := make([]int, 0, len(maps))
+	type ext struct {
+		r Range
+		i int
+	}
+	exts := make([]ext, 0, len(maps))
 	for i, m := range maps {
 		if m.Size > 0 { // zero-size extents claim nothing and are reported already
-			idx = append(idx, i)
+			exts = append(exts, ext{rangeOf(m), i})
 		}
 	}
-	slices.SortStableFunc(idx, func(a, b int) int {
-		return cmpUint32(rangeOf(maps[a]).First, rangeOf(maps[b]).First)
-	})
+	// By start, ties in input order; maps come sorted as a rule, and then
+	// a check is all it takes.
+	byStart := func(a, b ext) int {
+		if c := cmpUint32(a.r.First, b.r.First); c != 0 {
+			return c
+		}
+		return a.i - b.i
+	}
+	if !slices.IsSortedFunc(exts, byStart) {
+		slices.SortFunc(exts, byStart)
+	}
 	var probs []Problem
-	reach := -1 // index of the extent reaching furthest so far
-	for _, i := range idx {
-		r := rangeOf(maps[i])
+	reach := -1 // position in exts of the extent reaching furthest so far
+	for k, e := range exts {
 		if reach >= 0 {
-			if shared, ok := rangeOf(maps[reach]).Intersect(r); ok {
+			if shared, ok := exts[reach].r.Intersect(e.r); ok {
 				probs = append(probs, Problem{
-					Kind: Overlap, Side: side, Index: i, Extent: maps[i],
-					Other: reach, OtherExtent: maps[reach], Shared: shared,
+					Kind: Overlap, Side: side, Index: e.i, Extent: maps[e.i],
+					Other: exts[reach].i, OtherExtent: maps[exts[reach].i], Shared: shared,
 				})
 			}
 		}
-		if reach < 0 || r.Last > rangeOf(maps[reach]).Last {
-			reach = i
+		if reach < 0 || e.r.Last > exts[reach].r.Last {
+			reach = k
 		}
 	}
 	return probs
