@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -118,28 +119,13 @@ func ReadPathFD(fd int, name string, o Options) ([]byte, error) {
 	}
 	defer unix.Close(rfd)
 	if o.Prefix {
-		return readPrefix(rfd, name, o.Limit)
+		return readUpTo(rfd, name, st.Size, o.Limit)
 	}
-	return readAll(rfd, name, st.Size, o.Limit)
-}
-
-// readPrefix reads up to limit bytes from fd.
-func readPrefix(fd int, name string, limit int64) ([]byte, error) {
-	buf := make([]byte, limit)
-	n := 0
-	for n < len(buf) {
-		m, err := unix.Read(fd, buf[n:])
-		switch {
-		case errors.Is(err, unix.EINTR):
-			continue
-		case err != nil:
-			return nil, &os.PathError{Op: "read", Path: name, Err: err}
-		case m == 0:
-			return buf[:n], nil
-		}
-		n += m
+	data, err := readUpTo(rfd, name, st.Size, o.Limit+1)
+	if err == nil && int64(len(data)) > o.Limit {
+		return nil, &tooLargeError{name, o.Limit}
 	}
-	return buf, nil
+	return data, err
 }
 
 // CheckTrusted applies the Trusted test to the file at path without reading
@@ -223,45 +209,49 @@ func typeName(mode uint32) string {
 	return fmt.Sprintf("file type %#o", mode&unix.S_IFMT)
 }
 
-// readAll reads fd to its end, refusing more than limit bytes. size is the
-// inode's size, a hint only: /proc files say 0, and a file may grow.
-func readAll(fd int, name string, size, limit int64) ([]byte, error) {
-	// A /proc file says size 0; most files the hook reads fit in a page.
-	n := size + 1
-	if n < 4096 {
-		n = 4096
+// readUpTo reads fd to its end or to max bytes. size is the inode's size,
+// a hint only (a file may grow): the buffer starts at that, so that a file
+// costs one allocation of its size. A /proc file says 0; it is read into a
+// pooled scratch buffer and copied out at its size, so that the kernel does
+// not fault in a fresh buffer of the largest size such a file may have for
+// every read (four pages for a page of uid_map or stat).
+func readUpTo(fd int, name string, size, max int64) ([]byte, error) {
+	if size > 0 {
+		return readInto(fd, name, make([]byte, 0, min(size+1, max)), max)
 	}
-	if n > limit+1 {
-		n = limit + 1
+	sp := scratch.Get().(*[]byte)
+	defer scratch.Put(sp)
+	data, err := readInto(fd, name, (*sp)[:0], max)
+	if err != nil || cap(data) != cap(*sp) {
+		return data, err // or a buffer of its own, grown past the scratch one
 	}
-	buf := make([]byte, 0, n)
-	for {
+	return append(make([]byte, 0, len(data)), data...), nil
+}
+
+// scratch holds the largest uid_map (340 lines of 33 bytes) and any stat.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
+// readInto appends what fd holds to buf until its end or max bytes,
+// doubling the buffer when it is full.
+func readInto(fd int, name string, buf []byte, max int64) ([]byte, error) {
+	for int64(len(buf)) < max {
 		if len(buf) == cap(buf) {
-			grow := min(int64(cap(buf))*2, limit+1)
-			if int64(cap(buf)) >= grow {
-				return nil, &tooLargeError{name, limit}
-			}
-			nb := make([]byte, len(buf), grow)
+			nb := make([]byte, len(buf), min(2*int64(cap(buf))+512, max))
 			copy(nb, buf)
 			buf = nb
 		}
-		m, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		m, err := unix.Read(fd, buf[len(buf):min(int64(cap(buf)), max)])
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
 		case err != nil:
 			return nil, &os.PathError{Op: "read", Path: name, Err: err}
 		case m == 0:
-			if int64(len(buf)) > limit {
-				return nil, &tooLargeError{name, limit}
-			}
 			return buf, nil
 		}
 		buf = buf[:len(buf)+m]
-		if int64(len(buf)) > limit {
-			return nil, &tooLargeError{name, limit}
-		}
 	}
+	return buf, nil
 }
 
 func openRetry(path string, flags int) (int, error) {

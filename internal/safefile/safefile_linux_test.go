@@ -1,6 +1,7 @@
 package safefile
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"os"
@@ -166,5 +167,42 @@ func TestOpenAppend(t *testing.T) {
 	}
 	if err := CheckTrusted(p("missing")); err != nil {
 		t.Errorf("CheckTrusted(missing) = %v", err)
+	}
+}
+
+// readUpTo reads a file whole whatever its inode says: /proc files say 0
+// (read through the scratch buffer, also past its end), a growing file
+// says less than it holds; and it stops at max.
+func TestReadUpTo(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name      string
+		size      int
+		hint, max int64
+		want      int
+	}{
+		{"unsized, small", 66, 0, 1 << 20, 66},
+		{"unsized, empty", 0, 0, 1 << 20, 0},
+		{"unsized, past the scratch buffer", 40000, 0, 1 << 20, 40000},
+		{"unsized, cut at max", 40000, 0, 20000, 20000},
+		{"grew past its size", 5000, 10, 1 << 20, 5000},
+		{"sized", 5000, 5000, 1 << 20, 5000},
+		{"sized, cut at max", 5000, 5000, 4097, 4097},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			content := make([]byte, tc.size)
+			for i := range content {
+				content[i] = byte(i * 7)
+			}
+			p := filepath.Join(dir, "f")
+			must(t, os.WriteFile(p, content, 0o600))
+			f, err := os.Open(p)
+			must(t, err)
+			defer f.Close()
+			got, err := readUpTo(int(f.Fd()), p, tc.hint, tc.max)
+			if err != nil || got == nil || !bytes.Equal(got, content[:tc.want]) {
+				t.Fatalf("read %d bytes (nil %v), %v; want the first %d", len(got), got == nil, err, tc.want)
+			}
+		})
 	}
 }

@@ -96,6 +96,7 @@ func withDeadline(o Options, body func(inv *invocation) int,
 				done <- crashed(inv, fmt.Sprintf("internal error while %s: panic: %v", step, r), string(debug.Stack()))
 			}
 		}()
+		growStack()
 		done <- body(inv)
 	}()
 	limit := policy.DefaultTimeout
