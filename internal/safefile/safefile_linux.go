@@ -83,49 +83,92 @@ func (e *UntrustedError) Fix() string {
 
 // Read reads the file at path as o says.
 func Read(path string, o Options) ([]byte, error) {
+	var data []byte
+	err := read(path, o, func(b []byte, pooled bool) error {
+		data = own(b, pooled)
+		return nil
+	})
+	return data, err
+}
+
+// ReadWith reads the file at path as Read does and hands what it holds to
+// parse, which must not keep it: a /proc file is parsed in the pooled
+// buffer it was read into, not copied out first. parse's error is
+// ReadWith's.
+func ReadWith(path string, o Options, parse func([]byte) error) error {
+	return read(path, o, func(b []byte, _ bool) error { return parse(b) })
+}
+
+func read(path string, o Options, use func(b []byte, pooled bool) error) error {
 	flags := unix.O_PATH | unix.O_CLOEXEC
 	if o.NoFollow {
 		flags |= unix.O_NOFOLLOW
 	}
 	fd, err := openRetry(path, flags)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
-	return ReadPathFD(fd, path, o)
+	return readPathFD(fd, path, o, use)
 }
 
 // ReadPathFD reads the file behind fd, an O_PATH descriptor (or any
 // descriptor) of the file to read, which the caller keeps and closes. name
 // is the path for messages.
 func ReadPathFD(fd int, name string, o Options) ([]byte, error) {
+	var data []byte
+	err := readPathFD(fd, name, o, func(b []byte, pooled bool) error {
+		data = own(b, pooled)
+		return nil
+	})
+	return data, err
+}
+
+// readPathFD reads the file behind fd and hands it to use, saying whether
+// it is in the pooled scratch buffer (taken back when use returns).
+func readPathFD(fd int, name string, o Options, use func(b []byte, pooled bool) error) error {
 	if o.Limit <= 0 {
-		return nil, fmt.Errorf("%s: reading without a size limit", name)
+		return fmt.Errorf("%s: reading without a size limit", name)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, &os.PathError{Op: "stat", Path: name, Err: err}
+		return &os.PathError{Op: "stat", Path: name, Err: err}
 	}
 	check := o
 	if o.Prefix {
 		check.Limit = 0 // the size is no reason to refuse
 	}
 	if err := checkStat(name, &st, check); err != nil {
-		return nil, err
+		return err
 	}
 	rfd, err := openRetry("/proc/self/fd/"+strconv.Itoa(fd), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+		return &os.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer unix.Close(rfd)
+	max := o.Limit + 1 // one byte more than allowed tells a file too large
 	if o.Prefix {
-		return readUpTo(rfd, name, st.Size, o.Limit)
+		max = o.Limit
 	}
-	data, err := readUpTo(rfd, name, st.Size, o.Limit+1)
-	if err == nil && int64(len(data)) > o.Limit {
-		return nil, &tooLargeError{name, o.Limit}
+	data, pooled, err := readUpTo(rfd, name, st.Size, max)
+	if pooled != nil {
+		defer scratch.Put(pooled)
 	}
-	return data, err
+	if err != nil {
+		return err
+	}
+	if int64(len(data)) > o.Limit {
+		return &tooLargeError{name, o.Limit}
+	}
+	return use(data, pooled != nil && cap(data) > 0 && &data[:1][0] == &(*pooled)[:1][0])
+}
+
+// own returns b, or, when it is in the pooled scratch buffer, a copy.
+func own(b []byte, pooled bool) []byte {
+	if pooled {
+		return append(make([]byte, 0, len(b)), b...)
+	}
+	return b
 }
 
 // CheckTrusted applies the Trusted test to the file at path without reading
@@ -211,21 +254,19 @@ func typeName(mode uint32) string {
 
 // readUpTo reads fd to its end or to max bytes. size is the inode's size,
 // a hint only (a file may grow): the buffer starts at that, so that a file
-// costs one allocation of its size. A /proc file says 0; it is read into a
-// pooled scratch buffer and copied out at its size, so that the kernel does
-// not fault in a fresh buffer of the largest size such a file may have for
-// every read (four pages for a page of uid_map or stat).
-func readUpTo(fd int, name string, size, max int64) ([]byte, error) {
+// costs one allocation of its size. A /proc file says 0; it is read into
+// the pooled scratch buffer (pooled, for the caller to put back; data is
+// in it unless it outgrew it), where the kernel would otherwise fault in a
+// fresh buffer of the largest size such a file may have for every read
+// (four pages for a page of uid_map or stat).
+func readUpTo(fd int, name string, size, max int64) (data []byte, pooled *[]byte, err error) {
 	if size > 0 {
-		return readInto(fd, name, make([]byte, 0, min(size+1, max)), max)
+		data, err = readInto(fd, name, make([]byte, 0, min(size+1, max)), max)
+		return data, nil, err
 	}
-	sp := scratch.Get().(*[]byte)
-	defer scratch.Put(sp)
-	data, err := readInto(fd, name, (*sp)[:0], max)
-	if err != nil || cap(data) != cap(*sp) {
-		return data, err // or a buffer of its own, grown past the scratch one
-	}
-	return append(make([]byte, 0, len(data)), data...), nil
+	pooled = scratch.Get().(*[]byte)
+	data, err = readInto(fd, name, (*pooled)[:0], max)
+	return data, pooled, err
 }
 
 // scratch holds the largest uid_map (340 lines of 33 bytes) and any stat.

@@ -199,10 +199,48 @@ func TestReadUpTo(t *testing.T) {
 			f, err := os.Open(p)
 			must(t, err)
 			defer f.Close()
-			got, err := readUpTo(int(f.Fd()), p, tc.hint, tc.max)
+			got, pooled, err := readUpTo(int(f.Fd()), p, tc.hint, tc.max)
 			if err != nil || got == nil || !bytes.Equal(got, content[:tc.want]) {
 				t.Fatalf("read %d bytes (nil %v), %v; want the first %d", len(got), got == nil, err, tc.want)
 			}
+			if (pooled != nil) != (tc.hint == 0) {
+				t.Fatalf("pooled %v for a size hint of %d", pooled != nil, tc.hint)
+			}
+			if pooled != nil {
+				scratch.Put(pooled)
+			}
 		})
+	}
+}
+
+// Read hands back memory of its own, even for a /proc file read through
+// the pooled buffer: a later read does not change it. ReadWith parses a
+// /proc file where it was read.
+func TestReadOwnsWhatItReturns(t *testing.T) {
+	first, err := Read("/proc/self/uid_map", Options{Limit: 64 << 10})
+	must(t, err)
+	want := string(first)
+	for range 3 {
+		if _, err := Read("/proc/self/stat", Options{Limit: 4096}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if string(first) != want {
+		t.Fatalf("first read changed to %q, was %q", first, want)
+	}
+	var parsed string
+	must(t, ReadWith("/proc/self/uid_map", Options{Limit: 64 << 10}, func(b []byte) error {
+		parsed = string(b)
+		return nil
+	}))
+	if parsed != want {
+		t.Fatalf("ReadWith saw %q, want %q", parsed, want)
+	}
+	if err := ReadWith("/proc/self/uid_map", Options{Limit: 10}, func([]byte) error { return nil }); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("ReadWith past its limit: %v", err)
+	}
+	sentinel := errors.New("parse failed")
+	if err := ReadWith("/proc/self/uid_map", Options{Limit: 64 << 10}, func([]byte) error { return sentinel }); err != sentinel {
+		t.Fatalf("ReadWith's parse error: %v", err)
 	}
 }

@@ -322,11 +322,11 @@ func checkAuditLog(path string) error {
 
 // readLiveMap reads /proc/PID/uid_map or gid_map.
 func readLiveMap(procRoot string, pid int, name string) ([]rspec.LinuxIDMapping, error) {
-	data, err := safefile.Read(filepath.Join(procRoot, strconv.Itoa(pid), name), safefile.Options{Limit: 64 << 10})
-	if err != nil {
-		return nil, err
-	}
-	maps, err := idmap.ParseProcMapBytes(data)
+	var maps []rspec.LinuxIDMapping
+	err := safefile.ReadWith(filepath.Join(procRoot, strconv.Itoa(pid), name), safefile.Options{Limit: 64 << 10}, func(data []byte) (err error) {
+		maps, err = idmap.ParseProcMapBytes(data)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -43,11 +43,15 @@ func StartTime(procRoot string, pid int) (uint64, error) {
 // startTime reads field 22 of /proc/PID/stat (clock ticks after boot). The
 // command name, field 2, is in parentheses and may itself contain spaces and
 // ')', so fields are counted after the last ')'.
-func startTime(path string) (uint64, error) {
-	data, err := safefile.Read(path, safefile.Options{Limit: 4096})
-	if err != nil {
-		return 0, err
-	}
+func startTime(path string) (start uint64, err error) {
+	err = safefile.ReadWith(path, safefile.Options{Limit: 4096}, func(data []byte) (err error) {
+		start, err = parseStartTime(path, data)
+		return err
+	})
+	return start, err
+}
+
+func parseStartTime(path string, data []byte) (uint64, error) {
 	i := bytes.LastIndexByte(data, ')')
 	if i < 0 {
 		return 0, fmt.Errorf("%s: no ')' after the command name", path)
