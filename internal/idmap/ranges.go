@@ -98,7 +98,10 @@ func MergeRanges(rs []Range) []Range {
 		return nil
 	}
 	out := slices.Clone(rs)
-	slices.SortFunc(out, func(a, b Range) int { return cmpUint32(a.First, b.First) })
+	byFirst := func(a, b Range) int { return cmpUint32(a.First, b.First) }
+	if !slices.IsSortedFunc(out, byFirst) {
+		slices.SortFunc(out, byFirst)
+	}
 	merged := out[:1]
 	for _, r := range out[1:] {
 		last := &merged[len(merged)-1]

@@ -96,49 +96,57 @@ func Validate(maps []rspec.LinuxIDMapping) []Problem {
 			}
 		}
 	}
-	probs = append(probs, overlaps(maps, ContainerSide, ContainerRange)...)
-	probs = append(probs, overlaps(maps, HostSide, HostRange)...)
+	probs = append(probs, overlaps(maps, ContainerSide)...)
+	probs = append(probs, overlaps(maps, HostSide)...)
 	return probs
 }
 
 // overlaps sweeps the extents sorted by start on one side and reports each
 // extent that begins before the furthest end seen so far: O(n log n), and at
 // most one report per extent, which names the extent it runs into.
-func overlaps(maps []rspec.LinuxIDMapping, side Side, rangeOf func(rspec.LinuxIDMapping) Range) []Problem {
-	type ext struct {
-		r Range
-		i int
-	}
-	exts := make([]ext, 0, len(maps))
-	for i, m := range maps {
-		if m.Size > 0 { // zero-size extents claim nothing and are reported already
-			exts = append(exts, ext{rangeOf(m), i})
+func overlaps(maps []rspec.LinuxIDMapping, side Side) []Problem {
+	first := func(m rspec.LinuxIDMapping) uint32 {
+		if side == HostSide {
+			return m.HostID
 		}
+		return m.ContainerID
 	}
-	// By start, ties in input order; maps come sorted as a rule, and then
-	// a check is all it takes.
-	byStart := func(a, b ext) int {
-		if c := cmpUint32(a.r.First, b.r.First); c != 0 {
-			return c
+	// The extents by start, ties in input order, as positions in maps.
+	// Maps come sorted as a rule: then that is maps itself, and no list is
+	// built.
+	var order []int
+	for i := 1; i < len(maps); i++ {
+		if first(maps[i]) < first(maps[i-1]) {
+			order = make([]int, len(maps))
+			for j := range order {
+				order[j] = j
+			}
+			slices.SortStableFunc(order, func(a, b int) int { return cmpUint32(first(maps[a]), first(maps[b])) })
+			break
 		}
-		return a.i - b.i
-	}
-	if !slices.IsSortedFunc(exts, byStart) {
-		slices.SortFunc(exts, byStart)
 	}
 	var probs []Problem
-	reach := -1 // position in exts of the extent reaching furthest so far
-	for k, e := range exts {
+	reach := -1   // index of the extent reaching furthest so far
+	var far Range // its range
+	for k := range maps {
+		i := k
+		if order != nil {
+			i = order[k]
+		}
+		if maps[i].Size == 0 {
+			continue // zero-size extents claim nothing and are reported already
+		}
+		r := span(first(maps[i]), maps[i].Size)
 		if reach >= 0 {
-			if shared, ok := exts[reach].r.Intersect(e.r); ok {
+			if shared, ok := far.Intersect(r); ok {
 				probs = append(probs, Problem{
-					Kind: Overlap, Side: side, Index: e.i, Extent: maps[e.i],
-					Other: exts[reach].i, OtherExtent: maps[exts[reach].i], Shared: shared,
+					Kind: Overlap, Side: side, Index: i, Extent: maps[i],
+					Other: reach, OtherExtent: maps[reach], Shared: shared,
 				})
 			}
 		}
-		if reach < 0 || e.r.Last > exts[reach].r.Last {
-			reach = k
+		if reach < 0 || r.Last > far.Last {
+			reach, far = i, r
 		}
 	}
 	return probs

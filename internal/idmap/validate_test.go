@@ -1,6 +1,9 @@
 package idmap
 
 import (
+	"math/rand/v2"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,5 +100,56 @@ func TestValidateKinds(t *testing.T) {
 	p := Validate([]rspec.LinuxIDMapping{m(0, 1000, 10), m(3, 2000, 1)})
 	if len(p) != 1 || p[0].Kind != Overlap || p[0].Side != ContainerSide || p[0].Index != 1 || p[0].Other != 0 || p[0].Shared != (Range{3, 3}) {
 		t.Fatalf("got %+v", p)
+	}
+}
+
+// The overlap sweep reports what sorting every extent by start first
+// reports, in the same order, whether the map comes sorted or not.
+func TestOverlapsSortedOrNot(t *testing.T) {
+	reference := func(maps []rspec.LinuxIDMapping, side Side, rangeOf func(rspec.LinuxIDMapping) Range) []Problem {
+		var idx []int
+		for i, m := range maps {
+			if m.Size > 0 {
+				idx = append(idx, i)
+			}
+		}
+		slices.SortStableFunc(idx, func(a, b int) int { return cmpUint32(rangeOf(maps[a]).First, rangeOf(maps[b]).First) })
+		var probs []Problem
+		reach := -1
+		for _, i := range idx {
+			r := rangeOf(maps[i])
+			if reach >= 0 {
+				if shared, ok := rangeOf(maps[reach]).Intersect(r); ok {
+					probs = append(probs, Problem{Kind: Overlap, Side: side, Index: i, Extent: maps[i], Other: reach, OtherExtent: maps[reach], Shared: shared})
+				}
+			}
+			if reach < 0 || r.Last > rangeOf(maps[reach]).Last {
+				reach = i
+			}
+		}
+		return probs
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for round := range 2000 {
+		var maps []rspec.LinuxIDMapping
+		start := uint32(0)
+		for range 1 + rng.IntN(12) {
+			if round%2 == 0 {
+				start += rng.Uint32N(20) // sorted by container start
+			} else {
+				start = rng.Uint32N(200)
+			}
+			maps = append(maps, m(start, start/2+rng.Uint32N(100), rng.Uint32N(30)))
+		}
+		for _, side := range []Side{ContainerSide, HostSide} {
+			rangeOf := ContainerRange
+			if side == HostSide {
+				rangeOf = HostRange
+			}
+			want := reference(maps, side, rangeOf)
+			if got := overlaps(maps, side); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s side of %v:\n got %+v\nwant %+v", side, maps, got, want)
+			}
+		}
 	}
 }

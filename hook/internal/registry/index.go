@@ -352,7 +352,7 @@ func (d *indexData) encode() []byte {
 // that pods of one project sharing their root ID need not read each other's
 // entries.
 func spansOf(maps []rspec.LinuxIDMapping) []span {
-	var rs []idmap.Range
+	rs := make([]idmap.Range, 0, len(maps))
 	roots := map[uint32]bool{}
 	for _, m := range maps {
 		if m.Size == 0 {
@@ -365,14 +365,19 @@ func spansOf(maps []rspec.LinuxIDMapping) []span {
 	}
 	rs = idmap.MergeRanges(rs)
 	if len(rs) > maxSpans {
-		// Keep the maxSpans-1 widest gaps, close the others.
-		gaps := make([]int, len(rs)-1) // gap i lies between rs[i] and rs[i+1]
-		for i := range gaps {
-			gaps[i] = i
-		}
+		// Keep the maxSpans-1 widest gaps (of equal ones, the first), close
+		// the others. Gap i lies between rs[i] and rs[i+1].
 		width := func(i int) uint32 { return rs[i+1].First - rs[i].Last }
-		slices.SortStableFunc(gaps, func(a, b int) int { return cmp.Compare(width(b), width(a)) })
-		keep := gaps[:maxSpans-1]
+		keep := make([]int, 0, maxSpans) // widest first
+		for i := range len(rs) - 1 {
+			at := len(keep)
+			for at > 0 && width(i) > width(keep[at-1]) {
+				at--
+			}
+			if at < maxSpans-1 {
+				keep = slices.Insert(keep, at, i)[:min(len(keep)+1, maxSpans-1)]
+			}
+		}
 		slices.Sort(keep)
 		merged := make([]idmap.Range, 0, maxSpans)
 		start := 0

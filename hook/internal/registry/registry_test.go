@@ -122,6 +122,47 @@ func TestSpansOf(t *testing.T) {
 			t.Fatalf("extent %v not covered by %v", m, ss)
 		}
 	}
+	// The gaps kept are the widest, of equal ones the first: what sorting
+	// them all by width, stably, keeps.
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 500 {
+		var ms []rspec.LinuxIDMapping
+		for i := range 2 + rng.IntN(40) {
+			// Few distinct widths, so that ties are common.
+			ms = append(ms, rspec.LinuxIDMapping{ContainerID: uint32(i), HostID: uint32(i)*100 + 10*rng.Uint32N(4), Size: 1})
+		}
+		var rs []idmap.Range
+		for _, m := range ms {
+			rs = append(rs, idmap.HostRange(m))
+		}
+		rs = idmap.MergeRanges(rs)
+		if len(rs) > maxSpans {
+			gaps := make([]int, len(rs)-1)
+			for i := range gaps {
+				gaps[i] = i
+			}
+			slices.SortStableFunc(gaps, func(a, b int) int {
+				return int(rs[b+1].First-rs[b].Last) - int(rs[a+1].First-rs[a].Last)
+			})
+			keep := gaps[:maxSpans-1]
+			slices.Sort(keep)
+			var want []idmap.Range
+			start := 0
+			for _, g := range keep {
+				want = append(want, idmap.Range{First: rs[start].First, Last: rs[g].Last})
+				start = g + 1
+			}
+			want = append(want, idmap.Range{First: rs[start].First, Last: rs[len(rs)-1].Last})
+			rs = want
+		}
+		var got []idmap.Range
+		for _, s := range spansOf(ms) {
+			got = append(got, idmap.Range{First: s.first, Last: s.last})
+		}
+		if !slices.Equal(got, rs) {
+			t.Fatalf("%v: spans %v, want %v", ms, got, rs)
+		}
+	}
 }
 
 // The in-place lookups agree with a brute-force scan, whatever is added
