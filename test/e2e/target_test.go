@@ -97,6 +97,15 @@ func guestNodeUp(t testing.TB, f flavour, dropIns, hooks map[string][]byte) (tar
 	if err != nil {
 		return nil, err
 	}
+	if theGuest != nil {
+		if err := theGuest.Died(); err != nil {
+			// Said once, by the first test that finds it; the next test
+			// boots a new guest rather than failing on a dead socket.
+			theGuest.Close()
+			theGuest = nil
+			return nil, err
+		}
+	}
 	if theGuest == nil {
 		// The suite's own directory is writable: the hook writes its audit
 		// log there, at the path the test reads it from.
@@ -137,6 +146,10 @@ func shutdownGuest() error {
 	}
 	g := theGuest
 	theGuest = nil
+	if err := g.Died(); err != nil {
+		g.Close()
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := g.Shutdown(ctx); err != nil {

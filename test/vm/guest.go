@@ -174,8 +174,14 @@ func Boot(ctx context.Context, cfg Config) (*Guest, error) {
 func qemuArgs(cfg Config, img *Image, state string, shares []Share, criPort, agentPort int) []string {
 	args := []string{
 		"-name", "crio-userns-guest,process=crio-userns-guest",
-		// KVM hangs in the guest's early boot on this machine kind.
-		"-M", "q35", "-accel", "tcg,thread=multi",
+		// KVM hangs in the guest's early boot on this machine kind. TCG
+		// runs single-threaded: with one host thread per vCPU (MTTCG,
+		// QEMU 7.2) a vCPU can still run a translation of kernel text that
+		// another vCPU has just live-patched (static keys flip whenever the
+		// first cpuset or device cgroup of a container comes or goes), and
+		// the guest dies with "Oops: int3" in the middle of a pod's start or
+		// stop. The guest keeps two vCPUs; they take turns on one host thread.
+		"-M", "q35", "-accel", "tcg,thread=single",
 		"-m", strconv.Itoa(cfg.MemoryMiB), "-smp", strconv.Itoa(cfg.CPUs),
 		"-nodefaults", "-display", "none", "-monitor", "none", "-no-reboot",
 		"-serial", "file:" + consoleLog(state),
@@ -282,6 +288,17 @@ func (g *Guest) Close() {
 
 // Done is closed when QEMU has exited.
 func (g *Guest) Done() <-chan struct{} { return g.qemuDone }
+
+// Died reports a guest whose QEMU exited without being asked to, with the
+// end of its console (a kernel panic lands there), or nil while it runs.
+func (g *Guest) Died() error {
+	select {
+	case <-g.qemuDone:
+		return fmt.Errorf("the guest died (qemu pid %d: %v)\n--- %s:\n%s", g.qemuPID, g.qemuErr, consoleLog(g.State), tailFile(consoleLog(g.State), 60))
+	default:
+		return nil
+	}
+}
 
 // HostLeftovers lists what a guest that is down still has on the host: a
 // QEMU process of this state directory, its sockets.

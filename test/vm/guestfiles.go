@@ -46,6 +46,9 @@ ExecStartPre=/usr/bin/mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,
 ExecStart=` + BootMount + "/" + AgentName + `
 Restart=no
 OOMScoreAdjust=-999
+# A crash of the agent cuts both of the host's sockets; its last words (a Go
+# panic goes to stderr) reach the serial console, which the host shows.
+StandardError=journal+console
 
 [Install]
 WantedBy=sysinit.target
