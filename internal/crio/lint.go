@@ -58,10 +58,16 @@ func Lint(ctx context.Context, linter, tree string, pkgs []string) (string, bool
 	if err != nil {
 		return "", false, err
 	}
+	// A release whose go.mod names a module version the proxy refuses is
+	// type-checked against the substitute its build uses.
+	mod, err := PrepareModFile(ctx, tree)
+	if err != nil {
+		return "", false, err
+	}
 	args := []string{"run", "--new-from-rev=" + root, "--build-tags=" + strings.Join(LintTags, ","), "--timeout=30m"}
 	cmd := exec.CommandContext(ctx, linter, append(args, pkgs...)...)
 	cmd.Dir = tree
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod -buildvcs=false", "CGO_ENABLED=1")
+	cmd.Env = append(os.Environ(), "GOFLAGS="+mod.GoFlags(), "CGO_ENABLED=1")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()
