@@ -99,18 +99,24 @@ func crioRelease() crio.Release {
 // patched scenarios. The reason is printed, so no skip goes unseen.
 func requireFlavour(t testing.TB, f flavour) {
 	t.Helper()
-	if f == pristine && crioVersion != defaultVersion {
-		t.Skipf("the pristine baseline runs on %s only; this run is CRI-O %s", defaultVersion, crioVersion)
+	if f.build() == pristine && crioVersion != defaultVersion {
+		t.Skipf("the pristine baseline (%s node) runs on %s only; this run is CRI-O %s", f, defaultVersion, crioVersion)
 	}
 }
 
-func (f flavour) binDir() string {
+// build is the CRI-O build the flavour's node runs: pristine or patched.
+func (f flavour) build() flavour {
 	switch f {
 	case withHook, withAuditHook, withHookNoMinimum, patchedNoCaps, patchedNodeMappings:
-		f = patched
+		return patched
 	case pristineWithHook:
-		f = pristine
+		return pristine
 	}
+	return f
+}
+
+func (f flavour) binDir() string {
+	f = f.build()
 	env := map[flavour]string{pristine: "CRIO_PRISTINE_DIR", patched: "CRIO_PATCHED_DIR"}[f]
 	if d := os.Getenv(env); d != "" {
 		return d
