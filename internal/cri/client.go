@@ -59,14 +59,21 @@ func Dial(path string) (*Client, error) {
 // Close releases the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
-// WaitReady polls Version until the runtime answers, ctx ends or alive
-// reports that the runtime process is gone (so a crashed daemon is reported
-// at once rather than after the whole timeout).
+// WaitReady polls the runtime until it answers Version and its Status
+// reports RuntimeReady and NetworkReady, ctx ends or alive reports that the
+// runtime process is gone (so a crashed daemon is reported at once rather
+// than after the whole timeout). The kubelet, too, sends no RunPodSandbox
+// for a pod network before NetworkReady; and a CRI-O before 1.36 whose
+// RunPodSandbox had to wait for its CNI plugin can hang in its shutdown
+// (its CNI manager's second Shutdown blocks on the waiter's full channel).
 func (c *Client) WaitReady(ctx context.Context, alive func() error) (*runtimeapi.VersionResponse, error) {
 	var last error
 	for {
 		callCtx, cancel := context.WithTimeout(ctx, time.Second)
 		v, err := c.Runtime.Version(callCtx, &runtimeapi.VersionRequest{})
+		if err == nil {
+			err = c.ready(callCtx)
+		}
 		cancel()
 		if err == nil {
 			return v, nil
@@ -79,10 +86,31 @@ func (c *Client) WaitReady(ctx context.Context, alive func() error) (*runtimeapi
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("runtime did not answer: %w (last error: %v)", ctx.Err(), last)
+			return nil, fmt.Errorf("runtime not ready: %w (last error: %v)", ctx.Err(), last)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// ready returns an error unless the runtime's Status reports both
+// RuntimeReady and NetworkReady.
+func (c *Client) ready(ctx context.Context) error {
+	st, err := c.Runtime.Status(ctx, &runtimeapi.StatusRequest{})
+	if err != nil {
+		return err
+	}
+	for _, want := range []string{runtimeapi.RuntimeReady, runtimeapi.NetworkReady} {
+		ok := false
+		for _, cond := range st.GetStatus().GetConditions() {
+			if cond.GetType() == want && cond.GetStatus() {
+				ok = true
+			}
+		}
+		if !ok {
+			return fmt.Errorf("status condition %s is not true: %v", want, st.GetStatus().GetConditions())
+		}
+	}
+	return nil
 }
 
 // EnsureImage returns the image ref resolves to, pulling it first if the

@@ -59,13 +59,20 @@ func waitGone(pid int, timeout time.Duration) bool {
 }
 
 // signalAndWait sends sig to the node's crio and waits for it to exit,
-// escalating to SIGKILL after grace.
+// escalating after grace to SIGQUIT, then SIGKILL.
 func (l Layout) signalAndWait(pid int, sig syscall.Signal, grace time.Duration) error {
 	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("signalling crio (pid %d): %w", pid, err)
 	}
 	if waitGone(pid, grace) {
 		return nil
+	}
+	// crio leaves SIGQUIT to the Go runtime, which writes every goroutine's
+	// stack to crio's stderr (the node's crio.log) and exits: what a hung
+	// shutdown was waiting for. (crio's own SIGUSR1 dump runs on the
+	// goroutine that is stuck in the shutdown.)
+	if err := syscall.Kill(pid, syscall.SIGQUIT); err == nil && waitGone(pid, 10*time.Second) {
+		return fmt.Errorf("crio (pid %d) ignored %v for %v; its goroutine stacks (SIGQUIT) are in %s", pid, sig, grace, l.CrioLog())
 	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("killing crio (pid %d): %w", pid, err)
