@@ -27,6 +27,10 @@ var ProxySubstitutes = map[string]string{
 type ModFile struct {
 	// Replaced lists the substitutions in effect ("path@old => new").
 	Replaced []string
+	// EditArgs are the `go mod edit` flags (-replace=path@old=path@new)
+	// that make the tree's go.mod the alternate one: what a build from the
+	// tree's own go.mod elsewhere (the RPM's) must apply to match.
+	EditArgs []string
 	// Path is the alternate go.mod (empty when the tree's own serves); it
 	// lives beside the tree, never in it, so the tree stays the pristine
 	// release plus the series.
@@ -78,6 +82,8 @@ func PrepareModFile(ctx context.Context, tree string) (ModFile, error) {
 		}
 	}
 	sort.Strings(m.Replaced)
+	sort.Strings(args)
+	m.EditArgs = args
 	base := tree + ".build"
 	if len(args) == 0 {
 		_ = os.Remove(base + ".mod")

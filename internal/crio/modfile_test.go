@@ -25,6 +25,9 @@ func TestPrepareModFileReplacesRefusedVersions(t *testing.T) {
 	if m.Path != tree+".build.mod" || len(m.Replaced) != 1 || m.Replaced[0] != "github.com/checkpoint-restore/go-criu/v8@v8.1.0 => v8.2.0" {
 		t.Fatalf("ModFile = %+v", m)
 	}
+	if want := "-replace=github.com/checkpoint-restore/go-criu/v8@v8.1.0=github.com/checkpoint-restore/go-criu/v8@v8.2.0"; len(m.EditArgs) != 1 || m.EditArgs[0] != want {
+		t.Errorf("EditArgs = %q, want [%q]", m.EditArgs, want)
+	}
 	alt, err := os.ReadFile(m.Path)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +48,7 @@ func TestPrepareModFileReplacesRefusedVersions(t *testing.T) {
 	// A tree that needs nothing: no alternate file, and a stale one goes.
 	os.WriteFile(filepath.Join(tree, "go.mod"), []byte("module github.com/cri-o/cri-o\n\ngo 1.24\n\nrequire github.com/checkpoint-restore/go-criu/v8 v8.2.0\n"), 0o644)
 	m, err = PrepareModFile(context.Background(), tree)
-	if err != nil || m.Path != "" || len(m.Replaced) != 0 || strings.Contains(m.GoFlags(), "modfile") {
+	if err != nil || m.Path != "" || len(m.Replaced) != 0 || len(m.EditArgs) != 0 || strings.Contains(m.GoFlags(), "modfile") {
 		t.Fatalf("ModFile = %+v, %v", m, err)
 	}
 	if _, err := os.Stat(tree + ".build.mod"); !os.IsNotExist(err) {

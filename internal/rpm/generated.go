@@ -65,7 +65,9 @@ func escape(s string) string { return strings.ReplaceAll(s, "%", "%%") }
 
 // CrioChangelog is cri-o's %changelog entry: the series, patch by patch,
 // dated and signed like its newest patch.
-func CrioChangelog(series *crio.Series, sha string) (string, error) {
+// replaced lists the go.mod substitutions the build makes ("path@old =>
+// new"), each on a changelog line of its own.
+func CrioChangelog(series *crio.Series, sha string, replaced []string) (string, error) {
 	var patches []*Patch
 	var newest *Patch
 	for _, f := range series.Patches {
@@ -84,6 +86,9 @@ func CrioChangelog(series *crio.Series, sha string) (string, error) {
 		series.Version, series.Version, len(patches), sha)
 	for _, p := range patches {
 		fmt.Fprintf(&b, "- Patch%s: %s\n", p.File[:4], escape(p.Subject))
+	}
+	for _, r := range replaced {
+		fmt.Fprintf(&b, "- go.mod: %s in %%prep and vendor/ (the Go module proxy refuses\n  the version CRI-O names; see crio_go_mod_edit)\n", escape(r))
 	}
 	b.WriteString("- crio-userns-hook %{crio_userns_version}+git.%{crio_userns_git} with its hooks.d entry\n" +
 		"  and policy, and crio.conf.d/99-crio-userns.conf (io.openshift.userns workload)\n")
@@ -117,6 +122,12 @@ func Macros(o *Options, in *Inputs, mod *crio.Module) string {
 	w("# This project's version and the commit its sources come from (git describe).")
 	w("%%global crio_userns_version %s", o.HookVersion)
 	w("%%global crio_userns_git %s", in.GitID)
+	if len(in.GoMod.EditArgs) > 0 {
+		w("# go.mod substitutions (%s): module versions CRI-O names that the Go", strings.Join(in.GoMod.Replaced, "; "))
+		w("# module proxy refuses, replaced by the nearest later release it serves. Source1's")
+		w("# vendor/ was made with them, and %%prep applies them to go.mod (go mod edit).")
+		w("%%global crio_go_mod_edit %s", strings.Join(in.GoMod.EditArgs, " "))
+	}
 	w("# Release numbers chosen at `make rpm` time; rpmbuild --define overrides them.")
 	w("%%{!?userns_release: %%global userns_release %s}", o.Release)
 	w("%%{!?hook_release: %%global hook_release %s}", o.HookRelease)
@@ -124,7 +135,7 @@ func Macros(o *Options, in *Inputs, mod *crio.Module) string {
 }
 
 func writeGenerated(ctx context.Context, o *Options, in *Inputs, mod *crio.Module) error {
-	crioLog, err := CrioChangelog(in.Series, in.SeriesSHA256)
+	crioLog, err := CrioChangelog(in.Series, in.SeriesSHA256, in.GoMod.Replaced)
 	if err != nil {
 		return err
 	}

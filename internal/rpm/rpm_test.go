@@ -79,8 +79,11 @@ func TestReadPatchAndChangelog(t *testing.T) {
 	if p.Subject != "server: a subject folded over two lines, 100% long" || p.From != "Jörg Dev <dev@example.invalid>" {
 		t.Errorf("patch = %+v", p)
 	}
-	log, err := CrioChangelog(&crio.Series{Version: "v1.2.3", Patches: []string{p1, p2}}, "abc")
+	log, err := CrioChangelog(&crio.Series{Version: "v1.2.3", Patches: []string{p1, p2}}, "abc", []string{"example.com/m@v1.0.0 => v1.0.1"})
 	must(t, err)
+	if want := "- go.mod: example.com/m@v1.0.0 => v1.0.1 in %prep and vendor/"; !strings.Contains(log, want) {
+		t.Errorf("changelog lacks %q:\n%s", want, log)
+	}
 	want := `* Mon Nov 23 2026 Jörg Dev <dev@example.invalid> - %{version}-%{release}
 - CRI-O v1.2.3 with the crio-userns series patches/v1.2.3 (2 patches, sha256
   abc):
@@ -117,6 +120,18 @@ func TestMacrosRoundTrip(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("macros lack %q:\n%s", want, text)
 		}
+	}
+	if _, ok := m["crio_go_mod_edit"]; ok {
+		t.Errorf("crio_go_mod_edit defined without substitutions:\n%s", text)
+	}
+
+	// A release whose go.mod names a version the proxy refuses.
+	in.GoMod = crio.ModFile{Replaced: []string{"example.com/m@v1.0.0 => v1.0.1"}, EditArgs: []string{"-replace=example.com/m@v1.0.0=example.com/m@v1.0.1"}}
+	must(t, os.WriteFile(path, []byte(Macros(o, in, &crio.Module{Sum: "h1:x="})), 0o644))
+	m, err = ReadMacros(path)
+	must(t, err)
+	if got := m["crio_go_mod_edit"]; got != "-replace=example.com/m@v1.0.0=example.com/m@v1.0.1" {
+		t.Errorf("crio_go_mod_edit = %q", got)
 	}
 }
 

@@ -89,6 +89,11 @@ type Inputs struct {
 	Series       *crio.Series
 	SeriesSHA256 string // sha256 of the series' patch files, concatenated in order
 	GitID        string // `git describe --always --dirty` of the checkout, '-' made '.'
+	// GoMod is how the patched tree's go.mod was changed for `go mod vendor`
+	// (crio.ProxySubstitutes: module versions the Go module proxy refuses);
+	// cri-o.spec's %prep makes the same change, so that the build agrees
+	// with vendor/modules.txt.
+	GoMod crio.ModFile
 }
 
 // BuildCommit is what `crio version` of the cri-o RPM prints as GitCommit
@@ -174,8 +179,19 @@ func stageCrio(ctx context.Context, o *Options, in *Inputs) (*crio.Module, error
 	if err != nil {
 		return nil, err
 	}
+	// The release may name a module version the proxy refuses: vendor the
+	// substitute the node build uses (the alternate go.mod beside the tree).
+	if in.GoMod, err = crio.PrepareModFile(ctx, tree.Dir); err != nil {
+		return nil, err
+	}
+	for _, r := range in.GoMod.Replaced {
+		fmt.Printf("crio-rpm: go.mod: %s (the Go module proxy refuses the version CRI-O names; the spec's %%prep replaces it too)\n", r)
+	}
 	fmt.Printf("crio-rpm: go mod vendor in the patched tree (%d patches)\n", tree.Applied)
-	if err := goRun(ctx, tree.Dir, o.Log, "mod", "vendor"); err != nil {
+	vendorCmd := exec.CommandContext(ctx, "go", "mod", "vendor")
+	vendorCmd.Dir = tree.Dir
+	vendorCmd.Env = append(os.Environ(), "GOFLAGS="+in.GoMod.GoFlags(), "GOWORK=off")
+	if err := command.Run(vendorCmd, o.Log); err != nil {
 		return nil, err
 	}
 	vendor := filepath.Join(tree.Dir, "vendor")
