@@ -31,6 +31,8 @@ type ModFile struct {
 	// that make the tree's go.mod the alternate one: what a build from the
 	// tree's own go.mod elsewhere (the RPM's) must apply to match.
 	EditArgs []string
+	// Modules are the paths of the substituted modules.
+	Modules []string
 	// Path is the alternate go.mod (empty when the tree's own serves); it
 	// lives beside the tree, never in it, so the tree stays the pristine
 	// release plus the series.
@@ -79,6 +81,7 @@ func PrepareModFile(ctx context.Context, tree string) (ModFile, error) {
 		if to, ok := ProxySubstitutes[r.Path+"@"+r.Version]; ok {
 			m.Replaced = append(m.Replaced, fmt.Sprintf("%s@%s => %s", r.Path, r.Version, to))
 			args = append(args, fmt.Sprintf("-replace=%s@%s=%s@%s", r.Path, r.Version, r.Path, to))
+			m.Modules = append(m.Modules, r.Path)
 		}
 	}
 	sort.Strings(m.Replaced)

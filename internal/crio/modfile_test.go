@@ -28,6 +28,9 @@ func TestPrepareModFileReplacesRefusedVersions(t *testing.T) {
 	if want := "-replace=github.com/checkpoint-restore/go-criu/v8@v8.1.0=github.com/checkpoint-restore/go-criu/v8@v8.2.0"; len(m.EditArgs) != 1 || m.EditArgs[0] != want {
 		t.Errorf("EditArgs = %q, want [%q]", m.EditArgs, want)
 	}
+	if len(m.Modules) != 1 || m.Modules[0] != "github.com/checkpoint-restore/go-criu/v8" {
+		t.Errorf("Modules = %q", m.Modules)
+	}
 	alt, err := os.ReadFile(m.Path)
 	if err != nil {
 		t.Fatal(err)

@@ -88,7 +88,7 @@ func CrioChangelog(series *crio.Series, sha string, replaced []string) (string, 
 		fmt.Fprintf(&b, "- Patch%s: %s\n", p.File[:4], escape(p.Subject))
 	}
 	for _, r := range replaced {
-		fmt.Fprintf(&b, "- go.mod: %s in %%prep and vendor/ (the Go module proxy refuses\n  the version CRI-O names; see crio_go_mod_edit)\n", escape(r))
+		fmt.Fprintf(&b, "- go.mod: %s in %%%%prep and vendor/\n  (the Go module proxy refuses the version CRI-O names)\n", escape(r))
 	}
 	b.WriteString("- crio-userns-hook %{crio_userns_version}+git.%{crio_userns_git} with its hooks.d entry\n" +
 		"  and policy, and crio.conf.d/99-crio-userns.conf (io.openshift.userns workload)\n")

@@ -81,7 +81,7 @@ func TestReadPatchAndChangelog(t *testing.T) {
 	}
 	log, err := CrioChangelog(&crio.Series{Version: "v1.2.3", Patches: []string{p1, p2}}, "abc", []string{"example.com/m@v1.0.0 => v1.0.1"})
 	must(t, err)
-	if want := "- go.mod: example.com/m@v1.0.0 => v1.0.1 in %prep and vendor/"; !strings.Contains(log, want) {
+	if want := "- go.mod: example.com/m@v1.0.0 => v1.0.1 in %%prep and vendor/\n"; !strings.Contains(log, want) {
 		t.Errorf("changelog lacks %q:\n%s", want, log)
 	}
 	want := `* Mon Nov 23 2026 Jörg Dev <dev@example.invalid> - %{version}-%{release}

@@ -188,11 +188,18 @@ func stageCrio(ctx context.Context, o *Options, in *Inputs) (*crio.Module, error
 		fmt.Printf("crio-rpm: go.mod: %s (the Go module proxy refuses the version CRI-O names; the spec's %%prep replaces it too)\n", r)
 	}
 	fmt.Printf("crio-rpm: go mod vendor in the patched tree (%d patches)\n", tree.Applied)
-	vendorCmd := exec.CommandContext(ctx, "go", "mod", "vendor")
-	vendorCmd.Dir = tree.Dir
-	vendorCmd.Env = append(os.Environ(), "GOFLAGS="+in.GoMod.GoFlags(), "GOWORK=off")
-	if err := command.Run(vendorCmd, o.Log); err != nil {
-		return nil, err
+	// go mod vendor adds no go.sum line: the substitutes' come first.
+	steps := [][]string{{"mod", "vendor"}}
+	if len(in.GoMod.Modules) > 0 {
+		steps = append([][]string{append([]string{"mod", "download"}, in.GoMod.Modules...)}, steps...)
+	}
+	for _, args := range steps {
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = tree.Dir
+		cmd.Env = append(os.Environ(), "GOFLAGS="+in.GoMod.GoFlags(), "GOWORK=off")
+		if err := command.Run(cmd, o.Log); err != nil {
+			return nil, err
+		}
 	}
 	vendor := filepath.Join(tree.Dir, "vendor")
 	if err := WriteTarGz(filepath.Join(in.Sources, "cri-o-"+ver+"-vendor.tar.gz"), vendor, "vendor", date, nil); err != nil {
