@@ -2,7 +2,10 @@ package bundle
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -57,4 +60,37 @@ func FuzzIDMappings(f *testing.F) {
 			t.Fatalf("%q: fast %v, encoding/json %v", s, fast, std)
 		}
 	})
+}
+
+// digits, 8 bytes at a time or one by one, reads what a byte-by-byte
+// reading of JSON's integer form reads.
+func TestDigits(t *testing.T) {
+	reference := func(b []byte, i int) (uint32, int, bool) {
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		v, err := strconv.ParseUint(string(b[start:i]), 10, 32)
+		if err != nil || b[start] == '0' && i-start > 1 || i < len(b) && strings.ContainsRune(".eE", rune(b[i])) {
+			return 0, i, false
+		}
+		return uint32(v), i, true
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	tail := []string{"", ",", "}", ".5", "e3", "E", ",\"hostID\":1", "x", "\xff", "/", ":", " ", "00000000"}
+	for range 200000 {
+		var num []byte
+		for range rng.IntN(13) {
+			num = append(num, byte('0'+rng.IntN(10)))
+		}
+		if rng.IntN(4) == 0 && len(num) > 0 {
+			num[0] = '0'
+		}
+		in := append(append([]byte("x"), num...), tail[rng.IntN(len(tail))]...)
+		gv, gi, gok := digits(in, 1)
+		wv, wi, wok := reference(in, 1)
+		if gok != wok || gok && (gv != wv || gi != wi) {
+			t.Fatalf("%q: digits = %d, %d, %v; want %d, %d, %v", in, gv, gi, gok, wv, wi, wok)
+		}
+	}
 }
