@@ -21,6 +21,7 @@ func TestReadState(t *testing.T) {
 		{name: "empty", in: "", wantErr: "empty input"},
 		{name: "truncated", in: `{"id":"c1","bun`, wantErr: "invalid JSON: unexpected end of JSON input"},
 		{name: "wrong type", in: `{"id":1}`, wantErr: "invalid JSON: json: cannot unmarshal number into Go struct field state.id of type string"},
+		{name: "invalid where unread", in: `{"id":"c1","bundle":"/b","future":01}`, wantErr: "invalid JSON: invalid character '1' after object key:value pair"},
 		{name: "no id", in: `{"bundle":"/b"}`, wantErr: `no container "id"`},
 		{name: "no bundle", in: `{"id":"c"}`, wantErr: `no "bundle" path`},
 		{name: "relative bundle", in: `{"id":"c","bundle":"x/y"}`, wantErr: `bundle path "x/y" is not absolute`},

@@ -183,8 +183,7 @@ func slice[T any](s *scanner, dst *[]T, elem func(*T) error) error {
 	return nil
 }
 
-// decodeStateFast decodes the OCI state into n; the caller has checked that
-// data is valid JSON.
+// decodeStateFast decodes the OCI state into n.
 func decodeStateFast(data []byte, n *state) error {
 	s := &scanner{b: data}
 	s.ws()

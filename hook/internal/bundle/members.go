@@ -23,9 +23,9 @@ var errNotSimple = errors.New("not for the fast path")
 // else (a member given twice, whose merging is encoding/json's own, a
 // number in another form, a value of another type) is errNotSimple, and
 // the caller decodes the whole document with encoding/json. What is
-// skipped is checked for its structure (brackets, strings, commas and
-// colons, literals) but not decoded: the runtime decodes the document
-// itself and refuses an invalid one.
+// skipped is checked as encoding/json's validation checks it (structure,
+// literals, numbers, escapes, no control character in a string), but not
+// decoded: a document the fast path takes is one json.Valid accepts.
 type scanner struct {
 	b     []byte
 	i     int
@@ -93,7 +93,11 @@ func (s *scanner) str() (plain bool, _ error) {
 			return !escaped && (ascii || utf8.Valid(b[start:i])), nil
 		case c == '\\':
 			escaped = true
-			i += 2
+			n := escapeLen(b[i+1:])
+			if n == 0 {
+				return false, errNotSimple
+			}
+			i += 1 + n
 		case c < 0x20:
 			return false, errNotSimple
 		default:
@@ -346,16 +350,60 @@ func (s *scanner) skip() error {
 	case 'n':
 		return s.word("null")
 	default:
-		// A number: its characters, not its form.
-		start := s.i
-		for s.i < len(s.b) && (s.b[s.i] >= '0' && s.b[s.i] <= '9' || s.b[s.i] == '-' || s.b[s.i] == '+' || s.b[s.i] == '.' || s.b[s.i] == 'e' || s.b[s.i] == 'E') {
-			s.i++
-		}
-		if s.i == start || s.i < len(s.b) && !isDelim(s.b[s.i]) {
+		if !s.number() || s.i < len(s.b) && !isDelim(s.b[s.i]) {
 			return errNotSimple
 		}
 		return nil
 	}
+}
+
+// escapeLen is the length of the escape that b begins with (what follows
+// a backslash), 0 for none JSON allows.
+func escapeLen(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	switch b[0] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 1
+	case 'u':
+		if len(b) < 5 {
+			return 0
+		}
+		for _, c := range b[1:5] {
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return 0
+			}
+		}
+		return 5
+	}
+	return 0
+}
+
+// number passes over a number in JSON's form:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *scanner) number() bool {
+	digits := func() bool {
+		start := s.i
+		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+			s.i++
+		}
+		return s.i > start
+	}
+	s.eat('-')
+	if !s.eat('0') && (s.i >= len(s.b) || s.b[s.i] < '1' || s.b[s.i] > '9' || !digits()) {
+		return false
+	}
+	if s.eat('.') && !digits() {
+		return false
+	}
+	if s.eat('e') || s.eat('E') {
+		if !s.eat('+') {
+			s.eat('-')
+		}
+		return digits()
+	}
+	return true
 }
 
 func (s *scanner) word(w string) error {

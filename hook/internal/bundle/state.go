@@ -34,10 +34,8 @@ func ReadState(r io.Reader) (*rspec.State, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("empty input")
 	}
-	// Validating is cheap on a state of a few hundred bytes, and keeps
-	// the fast decode from taking what encoding/json would refuse.
 	var n state
-	if !json.Valid(data) || decodeStateFast(data, &n) != nil {
+	if decodeStateFast(data, &n) != nil {
 		n = state{}
 		if err := json.Unmarshal(data, &n); err != nil {
 			return nil, fmt.Errorf("invalid JSON: %w", err)
