@@ -97,28 +97,46 @@ func (s *scanner) canonicalIDMappings() (out []rspec.LinuxIDMapping, ok bool) {
 
 // compact reads {"containerID":C,"hostID":H,"size":S} with no blank in
 // it, the form runtimes write: its fixed parts compared 8 bytes at a time,
-// its numbers digit by digit, about 150 instructions for an extent where
-// the general scanner takes 550. When it reports false, s.i is where it
-// was.
+// its numbers digit by digit, in one function (no call per number). When
+// it reports false, s.i is where it was.
 func (s *scanner) compact(m *rspec.LinuxIDMapping) bool {
 	b, i := s.b, s.i
 	if len(b)-i < len(`{"containerID":0,"hostID":0,"size":0}`) ||
 		le.Uint64(b[i:]) != tokContainerID[0] || le.Uint64(b[i+7:]) != tokContainerID[1] {
 		return false
 	}
-	var ok bool
-	if m.ContainerID, i, ok = digits(b, i+15); !ok || len(b)-i < 10 ||
-		le.Uint64(b[i:]) != tokHostID[0] || le.Uint16(b[i+8:]) != uint16(tokHostID[1]) {
+	i += 15
+	// Each number is followed by a fixed part, checked next: what ends it
+	// cannot be a fraction or an exponent.
+	c, i, okC := decimal(b, i)
+	if !okC || len(b)-i < 10 || le.Uint64(b[i:]) != tokHostID[0] || le.Uint16(b[i+8:]) != uint16(tokHostID[1]) {
 		return false
 	}
-	if m.HostID, i, ok = digits(b, i+10); !ok || len(b)-i < 8 || le.Uint64(b[i:]) != tokSize {
+	h, i, okH := decimal(b, i+10)
+	if !okH || len(b)-i < 8 || le.Uint64(b[i:]) != tokSize {
 		return false
 	}
-	if m.Size, i, ok = digits(b, i+8); !ok || i >= len(b) || b[i] != '}' {
+	n, i, okN := decimal(b, i+8)
+	if !okN || i >= len(b) || b[i] != '}' {
 		return false
 	}
+	*m = rspec.LinuxIDMapping{ContainerID: c, HostID: h, Size: n}
 	s.i = i + 1
 	return true
+}
+
+// decimal reads a uint32 in JSON's integer form at b[i:], without looking
+// at what follows it.
+func decimal(b []byte, i int) (uint32, int, bool) {
+	start := i
+	var v uint64
+	for i < len(b) && b[i]-'0' <= 9 {
+		v = v*10 + uint64(b[i]-'0')
+		i++
+	}
+	// More than 10 digits is past 32 bits (v may have wrapped then).
+	n := i - start
+	return uint32(v), i, n > 0 && n <= 10 && v <= 1<<32-1 && (b[start] != '0' || n == 1)
 }
 
 var le = binary.LittleEndian
@@ -131,26 +149,6 @@ var (
 	tokHostID      = [2]uint64{le.Uint64([]byte(`,"hostID`)), uint64(le.Uint16([]byte(`":`)))}
 	tokSize        = le.Uint64([]byte(`,"size":`))
 )
-
-// digits reads a uint32 at b[i:] in the one form JSON allows (no sign, no
-// leading zero, no fraction or exponent) and returns where it ends.
-func digits(b []byte, i int) (uint32, int, bool) {
-	start := i
-	var v uint64
-	for i < len(b) {
-		d := b[i] - '0'
-		if d > 9 {
-			break
-		}
-		v = v*10 + uint64(d)
-		i++
-	}
-	// More than 10 digits is past 32 bits (v may have wrapped then).
-	if n := i - start; n == 0 || n > 10 || v > 1<<32-1 || b[start] == '0' && n > 1 || i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
-		return 0, i, false
-	}
-	return uint32(v), i, true
-}
 
 func (s *scanner) num(dst *uint32) bool {
 	v, err := s.uint(1<<32 - 1)
