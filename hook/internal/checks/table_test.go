@@ -50,7 +50,7 @@ func TestEvaluate(t *testing.T) {
 	in := &Input{
 		Spec:   &rspec.Spec{Process: &rspec.Process{}, Linux: &rspec.Linux{}},
 		Policy: res, Userns: true,
-		UIDs:   mp(0, 0, 65536), GIDs: mp(0, 200000, 65536),
+		UIDs: mp(0, 0, 65536), GIDs: mp(0, 200000, 65536),
 		Image: func() Image { return Image{} },
 	}
 	var steps []string
