@@ -3,6 +3,7 @@
 
 SHELL := /bin/bash
 GO ?= go
+GOFMT ?= $(dir $(shell command -v $(GO)))gofmt
 OUTPUT := _output
 
 # The supported CRI-O versions are the release directories under patches/
@@ -122,6 +123,8 @@ unit-deps:
 	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd; }; }
 
 unit: unit-deps
+	@unformatted=$$($(GOFMT) -l $$(git ls-files '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt -l lists:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
 
