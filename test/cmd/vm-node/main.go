@@ -71,6 +71,9 @@ func main() {
 		err = execIn(ctx, f, fs.Args())
 	case "image":
 		var img *vm.Image
+		if err = vm.EnsureDeps(ctx, os.Stderr); err != nil {
+			break
+		}
 		if img, err = vm.BuildImage(ctx, vm.DefaultImageSpec(), f.cache, os.Stderr); err == nil {
 			fmt.Printf("guest image %s (reused %v) in %s\n", img.Key, img.Reused, img.Dir)
 		}
