@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/crio-userns/crio-userns/internal/crioconf"
 	"github.com/crio-userns/crio-userns/test/podrun"
 	"github.com/crio-userns/crio-userns/test/scenarios"
-	corev1 "k8s.io/api/core/v1"
 )
 
 const (
@@ -38,7 +35,7 @@ func TestUsernsModeAnnotationNames(t *testing.T) {
 			p := pod.DeepCopy()
 			delete(p.Annotations, legacyUsernsMode)
 			p.Annotations[name] = mode
-			res := runPod(t, n, p, podrun.Options{SCC: podrun.SCCRestricted})
+			res := runPod(t, n, p, p.Name, podrun.Options{SCC: podrun.SCCRestricted})
 			c := onlyContainer(t, res)
 			requireRunning(t, res, c)
 			switch {
@@ -62,7 +59,7 @@ func TestUsernsModeAnnotationNames(t *testing.T) {
 		p := pod.DeepCopy()
 		p.Annotations[usernsModeV2] = "auto:size=32768;map-to-root=true"
 		p.Annotations[legacyUsernsMode] = "auto:size=65536;map-to-root=true"
-		res := runPod(t, n, p, podrun.Options{SCC: podrun.SCCRestricted})
+		res := runPod(t, n, p, p.Name, podrun.Options{SCC: podrun.SCCRestricted})
 		c := onlyContainer(t, res)
 		requireRunning(t, res, c)
 		var size uint64
@@ -74,21 +71,4 @@ func TestUsernsModeAnnotationNames(t *testing.T) {
 		}
 		assertIdle(t, n)
 	})
-}
-
-// runPod is run for a pod built in the test rather than read from a file.
-func runPod(t *testing.T, n interface{ Socket() string }, pod *corev1.Pod, opts podrun.Options) *podrun.Result {
-	t.Helper()
-	opts.Socket = n.Socket()
-	if opts.Timeout == 0 {
-		opts.Timeout = 90 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	res, err := podrun.Run(ctx, pod, opts)
-	if err != nil {
-		t.Fatalf("podrun %s: %v", pod.Name, err)
-	}
-	t.Logf("podrun %s (scc %s):\n%s", pod.Name, opts.SCC, text(res))
-	return res
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/crio-userns/crio-userns/test/podrun"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // run admits and runs manifest on n under scc, failing the test only for
@@ -19,6 +20,14 @@ func run(t testing.TB, n target, manifest string, opts podrun.Options) *podrun.R
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runPod(t, n, pod, manifest, opts)
+}
+
+// runPod is run for a pod built by the test; name labels it in the log.
+// The node decides where the pod's logs go and how its processes are read:
+// a guest node's conmon cannot write to a directory only the host has.
+func runPod(t testing.TB, n target, pod *corev1.Pod, name string, opts podrun.Options) *podrun.Result {
+	t.Helper()
 	opts.Socket = n.Socket()
 	opts.Proc = n.Proc()
 	opts.LogRoot = n.LogRoot()
@@ -32,9 +41,9 @@ func run(t testing.TB, n target, manifest string, opts podrun.Options) *podrun.R
 	defer cancel()
 	res, err := podrun.Run(ctx, pod, opts)
 	if err != nil {
-		t.Fatalf("podrun %s: %v", manifest, err)
+		t.Fatalf("podrun %s: %v", name, err)
 	}
-	t.Logf("podrun %s (scc %s):\n%s", manifest, opts.SCC, text(res))
+	t.Logf("podrun %s (scc %s):\n%s", name, opts.SCC, text(res))
 	return res
 }
 
