@@ -74,6 +74,7 @@ func (s *scanner) mount(m *narrowMount) error {
 }
 
 func (s *scanner) linux(l *narrowLinux) error {
+	var last mapText
 	return s.object([]string{"namespaces", "uidMappings", "gidMappings"}, func(name string) error {
 		switch name {
 		case "namespaces":
@@ -89,9 +90,9 @@ func (s *scanner) linux(l *narrowLinux) error {
 				})
 			})
 		case "uidMappings":
-			return s.idMappings(&l.UIDMappings)
+			return s.idMappingsAgain(&l.UIDMappings, &last)
 		default:
-			return s.idMappings(&l.GIDMappings)
+			return s.idMappingsAgain(&l.GIDMappings, &last)
 		}
 	})
 }

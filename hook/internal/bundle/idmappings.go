@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"slices"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -54,6 +55,34 @@ func (s *scanner) idMappings(dst *idMappings) error {
 	}
 	if json.Unmarshal(s.b[start:s.i], dst) != nil {
 		return errNotSimple
+	}
+	return nil
+}
+
+// mapText is an ID map value's text and what it decoded to.
+type mapText struct {
+	text []byte
+	maps idMappings
+}
+
+// idMappingsAgain is idMappings for the second map of a document: a pod's
+// uid and gid maps are the same as a rule, 340 extents each at most, and
+// when the value's text is the last one's, its result is taken (a copy:
+// callers own their maps) instead of decoding it again. An array's text
+// ends where the array closes, so a value that begins with the whole text
+// of another array is that array.
+func (s *scanner) idMappingsAgain(dst *idMappings, last *mapText) error {
+	if len(last.text) > 0 && bytes.HasPrefix(s.b[s.i:], last.text) {
+		s.i += len(last.text)
+		*dst = slices.Clone(last.maps)
+		return nil
+	}
+	start := s.i
+	if err := s.idMappings(dst); err != nil {
+		return err
+	}
+	if s.b[start] == '[' {
+		*last = mapText{text: s.b[start:s.i], maps: *dst}
 	}
 	return nil
 }

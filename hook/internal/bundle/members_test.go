@@ -26,6 +26,12 @@ var fastInputs = []string{
 	`{"root":{"path":"r","readonly":true},"root2":{"path":1}}`,
 	` { "x" : [ 1 , -2.5e+3 , true , false , null , { "y" : [ ] } ] , "linux" : { } } `,
 	`{"x":[0,-0,0.5,1E9,2e-3,"\"\\\/\b\f\n\r\t\u00E9"]}`,
+	// The second map of a document, its text the first's or not.
+	`{"linux":{"gidMappings":[ {"containerID":0, "hostID":5,"size":2} ],"uidMappings":[ {"containerID":0, "hostID":5,"size":2} ] }}`,
+	`{"linux":{"uidMappings":[{"containerID":0,"hostID":5,"size":2}],"gidMappings":[{"containerID":0,"hostID":5,"size":2},{"containerID":2,"hostID":9,"size":1}]}}`,
+	`{"linux":{"uidMappings":[{"containerID":0,"hostID":5,"size":2},{"containerID":2,"hostID":9,"size":1}],"gidMappings":[{"containerID":0,"hostID":5,"size":2}]}}`,
+	`{"linux":{"uidMappings":[],"gidMappings":[]}}`, `{"linux":{"uidMappings":null,"gidMappings":null}}`,
+	`{"linux":{"uidMappings":[{"hostID":5,"containerID":0,"size":2}],"gidMappings":[{"hostID":5,"containerID":0,"size":2}]}}`,
 }
 
 var slowInputs = []string{
@@ -94,4 +100,22 @@ func FuzzDecodeNarrow(f *testing.F) {
 			t.Fatalf("%q:\nfast %+v\nslow %+v", s, fast, slow)
 		}
 	})
+}
+
+// A second map with the first one's text is decoded once; each map still
+// has its own extents, as callers change one without the other.
+func TestIDMappingsAgainOwnCopy(t *testing.T) {
+	in := `{"linux":{"uidMappings":[{"containerID":0,"hostID":5,"size":2}],"gidMappings":[{"containerID":0,"hostID":5,"size":2}]}}`
+	var n narrowSpec
+	if err := decodeNarrowFast([]byte(in), &n); err != nil {
+		t.Fatal(err)
+	}
+	uids, gids := n.Linux.UIDMappings, n.Linux.GIDMappings
+	if len(uids) != 1 || !reflect.DeepEqual(uids, gids) {
+		t.Fatalf("uids %v gids %v", uids, gids)
+	}
+	uids[0].HostID = 7
+	if gids[0].HostID != 5 {
+		t.Fatalf("the gid map shares the uid map's extents: %v", gids)
+	}
 }
