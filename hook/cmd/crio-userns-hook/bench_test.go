@@ -144,7 +144,7 @@ func BenchmarkExecCompare(b *testing.B) {
 		state: plainEnv.hostBundle(b, "plain", "plain", os.Getpid())}
 	vs = slices.Insert(vs, 1, plain)
 	// CRIO_USERNS_BENCH_ONLY=REGEXP keeps the no-op binary and the variants
-	// whose names match (to profile one of them).
+	// whose names match (to profile one of them; see callgrindOut).
 	if only := os.Getenv("CRIO_USERNS_BENCH_ONLY"); only != "" {
 		re := regexp.MustCompile(only)
 		vs = slices.DeleteFunc(vs, func(v *variant) bool { return v.name != "noop" && !re.MatchString(v.name) })
