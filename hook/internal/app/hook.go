@@ -1,9 +1,11 @@
 package app
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -138,11 +140,12 @@ func hookRun(f flags, o Options, inv *invocation) outcome {
 
 	inv.setStep("reading the live maps")
 	live := &checks.Live{PID: st.Pid}
+	var last liveText
 	for _, lm := range []struct {
 		kind checks.Kind
 		dst  *[]rspec.LinuxIDMapping
 	}{{checks.UID, &live.UIDs}, {checks.GID, &live.GIDs}} {
-		if *lm.dst, err = readLiveMap(f.procRoot, st.Pid, lm.kind.Map); err != nil {
+		if *lm.dst, err = readLiveMap(f.procRoot, st.Pid, lm.kind.Map, &last); err != nil {
 			return fail(fmt.Sprintf("reading the live %s of pid %d: %v", lm.kind.Map, st.Pid, err),
 				"the container process is gone or its map is unreadable; retry, and check the OCI runtime if it persists")
 		}
@@ -320,11 +323,30 @@ func checkAuditLog(path string) error {
 	return nil
 }
 
-// readLiveMap reads /proc/PID/uid_map or gid_map.
-func readLiveMap(procRoot string, pid int, name string) ([]rspec.LinuxIDMapping, error) {
+// liveText is a live map's text and what it parsed to.
+type liveText struct {
+	text []byte
+	maps []rspec.LinuxIDMapping
+}
+
+// readLiveMap reads /proc/PID/uid_map or gid_map. The two are the same as
+// a rule, up to 340 lines each: a map whose text is last's is last's map
+// again (a copy: callers own their maps), not parsed a second time. The
+// first map read fills last.
+func readLiveMap(procRoot string, pid int, name string, last *liveText) ([]rspec.LinuxIDMapping, error) {
 	var maps []rspec.LinuxIDMapping
 	err := safefile.ReadWith(filepath.Join(procRoot, strconv.Itoa(pid), name), safefile.Options{Limit: 64 << 10}, func(data []byte) (err error) {
-		maps, err = idmap.ParseProcMapBytes(data)
+		if last.maps != nil {
+			if bytes.Equal(data, last.text) {
+				maps = slices.Clone(last.maps)
+				return nil
+			}
+			maps, err = idmap.ParseProcMapBytes(data)
+			return err
+		}
+		if maps, err = idmap.ParseProcMapBytes(data); err == nil && len(maps) > 0 {
+			*last = liveText{text: bytes.Clone(data), maps: maps}
+		}
 		return err
 	})
 	if err != nil {

@@ -219,6 +219,10 @@ func TestHook(t *testing.T) {
 		// Check 5: live maps.
 		{name: "live map differs from the spec", setup: func(f *fixture) { f.liveUID = "0 200000 65535\n" }, wantCode: 1,
 			wantLine: pfx + "live uid_map of pid 4242 (0 200000 65535) differs from config.json's uidMappings (0 200000 65536); " + fixLiveDiff},
+		// The gid map is read on its own, also when the uid map is the
+		// spec's (whose gid map is the same text).
+		{name: "live gid map differs from the spec and the live uid map", setup: func(f *fixture) { f.liveGID = "         0     200000      65535\n" }, wantCode: 1,
+			wantLine: pfx + "live gid_map of pid 4242 (0 200000 65535) differs from config.json's gidMappings (0 200000 65536); " + fixLiveDiff},
 		{name: "truncated live map", setup: func(f *fixture) { f.liveGID = "         0     200000\n" }, wantCode: 1,
 			wantLine: pfx + `reading the live gid_map of pid 4242: line 1: "0     200000": want 3 fields (inside outside count), got 2; ` + fixLive},
 		{name: "live map not written yet", setup: func(f *fixture) { f.liveUID = "\n" }, wantCode: 1,
