@@ -44,6 +44,51 @@ func TestCheckStructure(t *testing.T) {
 	}
 }
 
+// The structure check of a container whose gid map is its uid map, as
+// they are as a rule, reports each problem for both maps; of one whose
+// maps differ, each map's own.
+func TestRunStructure(t *testing.T) {
+	bad := mp(0, 100, 10, 5, 200, 10, 20, 300, 0)
+	good := mp(0, 100, 10)
+	for _, tc := range []struct {
+		name       string
+		uids, gids []rspec.LinuxIDMapping
+		want       []string
+	}{
+		{"same maps", bad, mp(0, 100, 10, 5, 200, 10, 20, 300, 0), []string{
+			"uid_map extent #3 (20 300 0) has size 0",
+			"uid_map extents #1 (0 100 10) and #2 (5 200 10) overlap on the container side (IDs 5-9)",
+			"gid_map extent #3 (20 300 0) has size 0",
+			"gid_map extents #1 (0 100 10) and #2 (5 200 10) overlap on the container side (IDs 5-9)",
+		}},
+		{"bad uid map", bad, good, []string{
+			"uid_map extent #3 (20 300 0) has size 0",
+			"uid_map extents #1 (0 100 10) and #2 (5 200 10) overlap on the container side (IDs 5-9)",
+		}},
+		{"bad gid map", good, bad, []string{
+			"gid_map extent #3 (20 300 0) has size 0",
+			"gid_map extents #1 (0 100 10) and #2 (5 200 10) overlap on the container side (IDs 5-9)",
+		}},
+		{"same good maps", good, mp(0, 100, 10), nil},
+		{"empty maps", nil, nil, []string{
+			"user namespace requested with an empty uid_map (no linux.uidMappings)",
+			"user namespace requested with an empty gid_map (no linux.gidMappings)",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := runStructure(&Input{UIDs: tc.uids, GIDs: tc.gids})
+			if r := reasons(got.Findings); !reflect.DeepEqual(r, tc.want) {
+				t.Errorf("got %q\nwant %q", r, tc.want)
+			}
+			for _, f := range got.Findings {
+				if !strings.HasPrefix(f.Reason, f.Map+" ") && !strings.Contains(f.Reason, "empty "+f.Map) {
+					t.Errorf("finding of %s: %q", f.Map, f.Reason)
+				}
+			}
+		})
+	}
+}
+
 func TestCheckHostRoot(t *testing.T) {
 	for _, tc := range []struct {
 		maps  []rspec.LinuxIDMapping

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"slices"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -24,8 +25,13 @@ func CheckStructure(k Kind, maps []rspec.LinuxIDMapping, joined bool) []Finding 
 			Fix:    `let CRI-O generate the mapping (userns-mode "auto", or hostUsers: false) instead of an empty one`,
 		}}
 	}
+	return structureFindings(k, idmap.Validate(maps))
+}
+
+// structureFindings are check 1's findings for a non-empty map's problems.
+func structureFindings(k Kind, probs []idmap.Problem) []Finding {
 	var out []Finding
-	for _, p := range idmap.Validate(maps) {
+	for _, p := range probs {
 		f := Finding{Check: Structure, Map: k.Map, Reason: k.Map + " " + p.Error(), Extent: idmap.ExtentString(p.Extent)}
 		switch p.Kind {
 		case idmap.TooManyExtents:
@@ -44,5 +50,11 @@ func CheckStructure(k Kind, maps []rspec.LinuxIDMapping, joined bool) []Finding 
 }
 
 func runStructure(in *Input) Result {
+	// A pod's gid map is its uid map as a rule, of up to 340 extents: the
+	// same extents have the same problems, found once.
+	if len(in.UIDs) > 0 && slices.Equal(in.UIDs, in.GIDs) {
+		probs := idmap.Validate(in.UIDs)
+		return Result{Findings: append(structureFindings(UID, probs), structureFindings(GID, probs)...)}
+	}
 	return Result{Findings: append(CheckStructure(UID, in.UIDs, in.Joined), CheckStructure(GID, in.GIDs, in.Joined)...)}
 }
