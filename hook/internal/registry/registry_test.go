@@ -35,6 +35,10 @@ func TestEntryEncodeDecode(t *testing.T) {
 			PID: 42, StartTime: 1234, NSPath: "/run/crio/ns/userns/x y",
 			UIDMaps: maps(1, 200000, 65535, 0, 1000650000, 1), GIDMaps: maps(0, 200000, 65536)},
 		{NS: nsfs.ID{Ino: 1}, Namespace: "tab\there", Pod: "new\nline", Container: "-", ContainerID: "100%", PID: 1, GIDMaps: maps(0, 1, 1)},
+		// The same maps on both sides, as a rule, and the widest numbers.
+		{NS: nsfs.ID{Ino: 2}, PID: 1, UIDMaps: maps(0, 4294967294, 1, 1, 1000000000, 999999999, 4294967295, 9, 10),
+			GIDMaps: maps(0, 4294967294, 1, 1, 1000000000, 999999999, 4294967295, 9, 10)},
+		{NS: nsfs.ID{Ino: 3}, PID: 1, UIDMaps: maps(0, 1, 1), GIDMaps: maps(0, 1, 2)},
 	} {
 		data := e.Encode()
 		if n := strings.Count(string(data), "\n"); n != 6 {
@@ -46,6 +50,26 @@ func TestEntryEncodeDecode(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, e) {
 			t.Fatalf("round trip:\n in %+v\nout %+v", e, got)
+		}
+	}
+}
+
+// appendUint32 writes what strconv does: every number of digits, its
+// bounds, and a spread of others.
+func TestAppendUint32(t *testing.T) {
+	vs := []uint32{0, 1, 4294967294, 4294967295}
+	for p := uint64(10); p <= 1<<32; p *= 10 {
+		vs = append(vs, uint32(p-1), uint32(min(p, 1<<32-1)), uint32(min(p+1, 1<<32-1)))
+	}
+	for v := uint64(7); v < 1<<32; v = v*3 + 1 {
+		vs = append(vs, uint32(v))
+	}
+	for _, v := range vs {
+		for _, prefix := range []string{"", "12:"} {
+			got := string(appendUint32([]byte(prefix), v))
+			if want := prefix + strconv.FormatUint(uint64(v), 10); got != want {
+				t.Errorf("appendUint32(%q, %d) = %q, want %q", prefix, v, got, want)
+			}
 		}
 	}
 }
@@ -689,6 +713,7 @@ func TestUnsafeDir(t *testing.T) {
 func FuzzDecodeEntry(f *testing.F) {
 	f.Add(string((&Entry{NS: nsfs.ID{Dev: 1, Ino: 2}, PodKey: "k", PID: 1, UIDMaps: maps(0, 1, 2)}).Encode()))
 	f.Add(entryHeader + "\n")
+	f.Add(string((&Entry{NS: nsfs.ID{Dev: 1, Ino: 2}, PodKey: "k", PID: 1, UIDMaps: maps(0, 4294967294, 1, 1, 10, 99), GIDMaps: maps(0, 4294967294, 1, 1, 10, 99)}).Encode()))
 	f.Add("")
 	f.Fuzz(func(t *testing.T, s string) {
 		e, err := DecodeEntry([]byte(s))
