@@ -87,13 +87,11 @@ func Validate(maps []rspec.LinuxIDMapping) []Problem {
 			probs = append(probs, Problem{Kind: ZeroSize, Index: i, Extent: m})
 			continue
 		}
-		for _, s := range []struct {
-			side  Side
-			first uint32
-		}{{ContainerSide, m.ContainerID}, {HostSide, m.HostID}} {
-			if uint64(s.first)+uint64(m.Size)-1 > uint64(MaxID) {
-				probs = append(probs, Problem{Kind: Overflow, Side: s.side, Index: i, Extent: m})
-			}
+		if uint64(m.ContainerID)+uint64(m.Size)-1 > uint64(MaxID) {
+			probs = append(probs, Problem{Kind: Overflow, Side: ContainerSide, Index: i, Extent: m})
+		}
+		if uint64(m.HostID)+uint64(m.Size)-1 > uint64(MaxID) {
+			probs = append(probs, Problem{Kind: Overflow, Side: HostSide, Index: i, Extent: m})
 		}
 	}
 	probs = append(probs, overlaps(maps, ContainerSide)...)
@@ -105,8 +103,9 @@ func Validate(maps []rspec.LinuxIDMapping) []Problem {
 // extent that begins before the furthest end seen so far: O(n log n), and at
 // most one report per extent, which names the extent it runs into.
 func overlaps(maps []rspec.LinuxIDMapping, side Side) []Problem {
-	first := func(m rspec.LinuxIDMapping) uint32 {
-		if side == HostSide {
+	host := side == HostSide
+	first := func(m *rspec.LinuxIDMapping) uint32 {
+		if host {
 			return m.HostID
 		}
 		return m.ContainerID
@@ -116,12 +115,12 @@ func overlaps(maps []rspec.LinuxIDMapping, side Side) []Problem {
 	// built.
 	var order []int
 	for i := 1; i < len(maps); i++ {
-		if first(maps[i]) < first(maps[i-1]) {
+		if first(&maps[i]) < first(&maps[i-1]) {
 			order = make([]int, len(maps))
 			for j := range order {
 				order[j] = j
 			}
-			slices.SortStableFunc(order, func(a, b int) int { return cmpUint32(first(maps[a]), first(maps[b])) })
+			slices.SortStableFunc(order, func(a, b int) int { return cmpUint32(first(&maps[a]), first(&maps[b])) })
 			break
 		}
 	}
@@ -133,20 +132,29 @@ func overlaps(maps []rspec.LinuxIDMapping, side Side) []Problem {
 		if order != nil {
 			i = order[k]
 		}
-		if maps[i].Size == 0 {
+		m := &maps[i]
+		if m.Size == 0 {
 			continue // zero-size extents claim nothing and are reported already
 		}
-		r := span(first(maps[i]), maps[i].Size)
-		if reach >= 0 {
-			if shared, ok := far.Intersect(r); ok {
-				probs = append(probs, Problem{
-					Kind: Overlap, Side: side, Index: i, Extent: maps[i],
-					Other: reach, OtherExtent: maps[reach], Shared: shared,
-				})
+		// Extents come by start, so far starts at or before m: they share
+		// IDs when m starts at or before far's end.
+		start := first(m)
+		if reach >= 0 && start <= far.Last {
+			r := span(start, m.Size)
+			shared, _ := far.Intersect(r)
+			probs = append(probs, Problem{
+				Kind: Overlap, Side: side, Index: i, Extent: *m,
+				Other: reach, OtherExtent: maps[reach], Shared: shared,
+			})
+			if r.Last > far.Last {
+				reach, far = i, r
 			}
+			continue
 		}
-		if reach < 0 || r.Last > far.Last {
-			reach, far = i, r
+		// m.Size > 0: its last ID is first+size-1, at most 2^32-1 (span's
+		// clamp, for extents that overflow, reported already).
+		if last := uint32(min(uint64(start)+uint64(m.Size)-1, uint64(^uint32(0)))); reach < 0 || last > far.Last {
+			reach, far = i, Range{First: start, Last: last}
 		}
 	}
 	return probs

@@ -140,6 +140,12 @@ func TestOverlapsSortedOrNot(t *testing.T) {
 				start = rng.Uint32N(200)
 			}
 			maps = append(maps, m(start, start/2+rng.Uint32N(100), rng.Uint32N(30)))
+			if round%3 == 2 {
+				// At the top of the ID space, where extents overflow.
+				top := &maps[len(maps)-1]
+				top.ContainerID += ^uint32(0) - 220
+				top.HostID += ^uint32(0) - 150
+			}
 		}
 		for _, side := range []Side{ContainerSide, HostSide} {
 			rangeOf := ContainerRange
@@ -150,6 +156,20 @@ func TestOverlapsSortedOrNot(t *testing.T) {
 			if got := overlaps(maps, side); !reflect.DeepEqual(got, want) {
 				t.Fatalf("%s side of %v:\n got %+v\nwant %+v", side, maps, got, want)
 			}
+		}
+	}
+}
+
+// A map of the kernel's most extents, scattered and sorted as runtimes
+// write them: what the hook validates for such a pod's every container.
+func BenchmarkValidate340(b *testing.B) {
+	maps := make([]rspec.LinuxIDMapping, MaxExtents)
+	for i := range maps {
+		maps[i] = m(uint32(i)*193, 300000+uint32(i)*200, 193)
+	}
+	for b.Loop() {
+		if p := Validate(maps); p != nil {
+			b.Fatal(p)
 		}
 	}
 }
