@@ -233,52 +233,13 @@ func appendMaps(b []byte, maps []rspec.LinuxIDMapping) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendUint32(b, m.ContainerID)
+		b = strconv.AppendUint(b, uint64(m.ContainerID), 10)
 		b = append(b, ':')
-		b = appendUint32(b, m.HostID)
+		b = strconv.AppendUint(b, uint64(m.HostID), 10)
 		b = append(b, ':')
-		b = appendUint32(b, m.Size)
+		b = strconv.AppendUint(b, uint64(m.Size), 10)
 	}
 	return b
-}
-
-// appendUint32 is strconv.AppendUint(b, uint64(v), 10) for the 3 numbers of
-// each of up to 680 extents an entry holds: the digits are written in
-// place, two at a time, from the end that their count gives (no buffer to
-// copy from, no 64-bit division).
-func appendUint32(b []byte, v uint32) []byte {
-	n := decimalDigits(v)
-	b = slices.Grow(b, n)
-	out := b[len(b) : len(b)+n]
-	i := n
-	for v >= 100 {
-		q := v / 100
-		r := (v - q*100) * 2
-		out[i-1], out[i-2] = digitPairs[r+1], digitPairs[r]
-		i -= 2
-		v = q
-	}
-	if v >= 10 {
-		out[1], out[0] = digitPairs[2*v+1], digitPairs[2*v]
-	} else {
-		out[0] = byte('0' + v)
-	}
-	return b[:len(b)+n]
-}
-
-const digitPairs = "00010203040506070809" + "10111213141516171819" + "20212223242526272829" + "30313233343536373839" + "40414243444546474849" +
-	"50515253545556575859" + "60616263646566676869" + "70717273747576777879" + "80818283848586878889" + "90919293949596979899"
-
-// decimalDigits is how many digits v has in base 10.
-func decimalDigits(v uint32) int {
-	n := 1
-	for p := uint32(10); v >= p; p *= 10 {
-		n++
-		if n == 10 {
-			break
-		}
-	}
-	return n
 }
 
 // decodeMaps reads "container:host:size,..." (or "-"), byte by byte: an

@@ -54,26 +54,6 @@ func TestEntryEncodeDecode(t *testing.T) {
 	}
 }
 
-// appendUint32 writes what strconv does: every number of digits, its
-// bounds, and a spread of others.
-func TestAppendUint32(t *testing.T) {
-	vs := []uint32{0, 1, 4294967294, 4294967295}
-	for p := uint64(10); p <= 1<<32; p *= 10 {
-		vs = append(vs, uint32(p-1), uint32(min(p, 1<<32-1)), uint32(min(p+1, 1<<32-1)))
-	}
-	for v := uint64(7); v < 1<<32; v = v*3 + 1 {
-		vs = append(vs, uint32(v))
-	}
-	for _, v := range vs {
-		for _, prefix := range []string{"", "12:"} {
-			got := string(appendUint32([]byte(prefix), v))
-			if want := prefix + strconv.FormatUint(uint64(v), 10); got != want {
-				t.Errorf("appendUint32(%q, %d) = %q, want %q", prefix, v, got, want)
-			}
-		}
-	}
-}
-
 func TestDecodeEntryErrors(t *testing.T) {
 	good := (&Entry{NS: nsfs.ID{Dev: 1, Ino: 2}, PID: 1, UIDMaps: maps(0, 1, 1)}).Encode()
 	lines := strings.Split(strings.TrimSuffix(string(good), "\n"), "\n")
