@@ -447,8 +447,10 @@ func (ix *index) withAdded(e *Entry) ([]byte, bool) {
 	}
 	p := sort.Search(ix.nNS, func(i int) bool { return cmpID(ix.ns(i).id, e.NS) > 0 })
 	var added [2][]span
-	for side, maps := range [2][]rspec.LinuxIDMapping{e.UIDMaps, e.GIDMaps} {
-		added[side] = spansOf(maps) // sorted by first, disjoint
+	added[0] = spansOf(e.UIDMaps) // sorted by first, disjoint
+	added[1] = added[0]
+	if !slices.Equal(e.GIDMaps, e.UIDMaps) { // as a rule they are
+		added[1] = spansOf(e.GIDMaps)
 	}
 	podHash := hashString(e.PodKey)
 	podAt, podFound := 0, false
@@ -495,15 +497,23 @@ func (ix *index) withAdded(e *Entry) ([]byte, bool) {
 			at := len(b)
 			b = append(b, old[from*spanSize:to*spanSize]...)
 			for rec := b[at:]; len(rec) >= spanSize; rec = rec[spanSize:] {
-				if m := le.Uint32(rec[8:]); m < raised {
-					le.PutUint32(rec[8:], raised)
-				} else {
-					run = m
+				m := le.Uint32(rec[8:])
+				if m >= raised && p == ix.nNS {
+					// Nothing left to rewrite: the running maxima only
+					// grow, and no reference reaches the new namespace's
+					// number (the last, as new namespaces' inode numbers
+					// come as a rule).
+					break
 				}
-				run = max(run, raised)
+				if m < raised {
+					le.PutUint32(rec[8:], raised)
+				}
 				if ref := le.Uint32(rec[12:]); int(ref&^rootBit) >= p {
 					le.PutUint32(rec[12:], ref+1)
 				}
+			}
+			if len(b) > at {
+				run = max(run, raised, le.Uint32(b[len(b)-spanSize+8:]))
 			}
 			from = to
 			if k == len(added[side]) {
