@@ -416,15 +416,29 @@ func hashString(s string) uint64 {
 // CRC-32, 60,000 instructions; 1.5 MiB of summing for CRC-32C's).
 func checksum(b []byte) uint32 {
 	const m = 0x9e3779b97f4a7c15 // odd: multiplying by it is a bijection
+	// Four lanes, so that the multiplications of one word need not wait
+	// for those of the word before; each step (h^w)*m, then h^h>>32,
+	// written out (mix's), as the loop runs for every 8 bytes of tens of
+	// KiB.
+	h0 := (m ^ uint64(len(b))) * m
+	h0 ^= h0 >> 32
+	h1, h2, h3 := uint64(1), uint64(2), uint64(3)
+	full := len(b) &^ 31
+	for i := 0; i < full; i += 32 {
+		w := b[i : i+32 : i+32]
+		h0 = (h0 ^ le.Uint64(w)) * m
+		h1 = (h1 ^ le.Uint64(w[8:])) * m
+		h2 = (h2 ^ le.Uint64(w[16:])) * m
+		h3 = (h3 ^ le.Uint64(w[24:])) * m
+		h0 ^= h0 >> 32
+		h1 ^= h1 >> 32
+		h2 ^= h2 >> 32
+		h3 ^= h3 >> 32
+	}
+	b = b[full:]
 	mix := func(h, w uint64) uint64 {
 		h = (h ^ w) * m
 		return h ^ h>>32
-	}
-	// Four lanes, so that the multiplications of one word need not wait
-	// for those of the word before.
-	h0, h1, h2, h3 := mix(m, uint64(len(b))), uint64(1), uint64(2), uint64(3)
-	for ; len(b) >= 32; b = b[32:] {
-		h0, h1, h2, h3 = mix(h0, le.Uint64(b)), mix(h1, le.Uint64(b[8:])), mix(h2, le.Uint64(b[16:])), mix(h3, le.Uint64(b[24:]))
 	}
 	for ; len(b) >= 8; b = b[8:] {
 		h0 = mix(h0, le.Uint64(b))
