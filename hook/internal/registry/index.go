@@ -409,8 +409,8 @@ func hashString(s string) uint64 {
 // bijective in the word and in the state, so any change of one word
 // changes the sum, and the chance that damage goes unseen is that of a
 // 32-bit collision). Every pod's first container sums the index twice, the one it
-// reads and the one it writes, tens of KiB at 250 pods: this costs about a
-// quarter of an instruction per byte and nothing at start-up, where
+// reads and the one it writes, tens of KiB at 250 pods: this costs about
+// one instruction per byte and nothing at start-up, where
 // Adler-32 costs five per byte (a quarter of the hook's own instructions at
 // 250 pods) and hash/crc32 builds tables on every start (an 8 KiB one for
 // CRC-32, 60,000 instructions; 1.5 MiB of summing for CRC-32C's).
