@@ -2,6 +2,7 @@ package checks
 
 import (
 	"errors"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -128,6 +129,35 @@ func TestCheckAllowedRanges(t *testing.T) {
 	none := CheckAllowedRanges(GID, mp(0, 1000650000, 1), Allowed{Source: "/etc/subgid entries of \"containers\" (file missing)", PolicyKey: "allowed_gids"}, Origin{})
 	if len(none) != 1 || !strings.Contains(none[0].Reason, "(none from /etc/subgid entries of \"containers\" (file missing))") || !strings.Contains(none[0].Fix, "allowed_gids") {
 		t.Errorf("no ranges: %+v", none)
+	}
+}
+
+// Extents of one map are judged each on its own: the allowed range that
+// held the extent before lets the next through only when it holds it too.
+func TestCheckAllowedRangesPerExtent(t *testing.T) {
+	a := Allowed{Ranges: []idmap.Range{{First: 1000, Last: 1999}, {First: 3000, Last: 3999}}, Source: "S", RootRange: &idmap.Range{First: 5000, Last: 5999}, PolicyKey: "allowed_uids"}
+	alone := func(maps []rspec.LinuxIDMapping, i int) []Finding {
+		// Zero-size extents before it keep its number and are skipped.
+		return CheckAllowedRanges(UID, append(make([]rspec.LinuxIDMapping, i), maps[i]), a, Origin{})
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for round := range 3000 {
+		var maps []rspec.LinuxIDMapping
+		host := uint32(900)
+		for i := range 1 + rng.IntN(12) {
+			if round%2 == 0 {
+				host = 900 + rng.Uint32N(5200)
+			}
+			maps = append(maps, rspec.LinuxIDMapping{ContainerID: uint32(i) * rng.Uint32N(2), HostID: host, Size: 1 + rng.Uint32N(300)})
+			host += rng.Uint32N(400)
+		}
+		var want []string
+		for i := range maps {
+			want = append(want, reasons(alone(maps, i))...)
+		}
+		if got := reasons(CheckAllowedRanges(UID, maps, a, Origin{})); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%v:\n got %q\nwant %q", maps, got, want)
+		}
 	}
 }
 
