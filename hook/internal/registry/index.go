@@ -161,6 +161,24 @@ func (ix *index) overlapping(side int, first, last uint32, hint int, fn func(spa
 	return lo
 }
 
+// clearAround reports, from the two records around position lo (between
+// 0 and the span count), that no span of side shares an ID with [first,
+// last]: the spans from lo on start after last (they are sorted by first
+// ID), and those before lo end before first (their running maximum of last
+// IDs says so). With lo from the extent before, it is overlapping's answer
+// for most extents of a map, without a search or a call.
+func (ix *index) clearAround(side, lo int, first, last uint32) bool {
+	n := ix.nSpan[side]
+	if lo < 0 || lo > n {
+		return false
+	}
+	off := ix.offSpan[side]
+	if lo < n && le.Uint32(ix.data[off+lo*spanSize:]) <= last {
+		return false
+	}
+	return lo == 0 || le.Uint32(ix.data[off+(lo-1)*spanSize+8:]) < first
+}
+
 // startingBy returns how many spans of side start at or before id (they
 // come first: spans are sorted by first ID), galloping from hint towards
 // the answer, then bisecting.

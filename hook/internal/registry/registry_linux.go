@@ -267,6 +267,9 @@ func (t *Txn) Query(self *Entry, rootRange *idmap.Range) (*Result, error) {
 				continue
 			}
 			hr := idmap.HostRange(m)
+			if t.ix.clearAround(side, hint, hr.First, hr.Last) {
+				continue
+			}
 			shareableRoot := rootRange != nil && selfHash != 0 && m.ContainerID == 0 && m.Size == 1 && rootRange.Contains(m.HostID)
 			hint = t.ix.overlapping(side, hr.First, hr.Last, hint, func(s span) {
 				if s.ns == selfRef || cand[s.ns] {

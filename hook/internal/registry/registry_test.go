@@ -286,6 +286,47 @@ func TestStartingBy(t *testing.T) {
 	}
 }
 
+// clearAround says a range meets no span only when none does, from
+// whatever position it looks; and from the position the search gives,
+// whenever none does.
+func TestClearAround(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	d := &indexData{}
+	for i := range 40 {
+		d.add(&Entry{NS: nsfs.ID{Dev: 1, Ino: uint64(i + 1)}, UIDMaps: maps(0, rng.Uint32N(3000), 1+rng.Uint32N(50), 100, 3000+rng.Uint32N(1000), 1+rng.Uint32N(20))})
+	}
+	ix, err := parseIndex(d.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := ix.nSpan[0]
+	clear := 0
+	for first := uint32(0); first < 4200; first += 3 {
+		for _, size := range []uint32{1, 5, 40} {
+			last := first + size - 1
+			meets := false
+			for i := range n {
+				s := ix.span(0, i)
+				meets = meets || s.first <= last && s.last >= first
+			}
+			for lo := -1; lo <= n+1; lo++ {
+				if ix.clearAround(0, lo, first, last) && meets {
+					t.Fatalf("[%d, %d] from %d: clear, but a span meets it", first, last, lo)
+				}
+			}
+			if at := ix.startingBy(0, last, 0); !meets && !ix.clearAround(0, at, first, last) {
+				t.Fatalf("[%d, %d] from %d: meets no span, not seen", first, last, at)
+			}
+			if !meets {
+				clear++
+			}
+		}
+	}
+	if clear == 0 {
+		t.Fatal("no range meets no span: the test tests nothing")
+	}
+}
+
 func TestParseIndexDamage(t *testing.T) {
 	d := &indexData{}
 	d.add(&Entry{NS: nsfs.ID{Dev: 1, Ino: 2}, PodKey: "p", UIDMaps: maps(0, 1, 1)})
