@@ -113,6 +113,11 @@ func (s *scanner) canonicalIDMappings() (out []rspec.LinuxIDMapping, ok bool) {
 			return nil, false
 		}
 		out = append(out, m)
+		// Compact: a comma and the next extent's brace.
+		if s.i+1 < len(s.b) && s.b[s.i] == ',' && s.b[s.i+1] == '{' {
+			s.i++
+			continue
+		}
 		s.ws()
 		if s.eat(']') {
 			return out, true
