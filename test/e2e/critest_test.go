@@ -52,7 +52,7 @@ func (o *critestOutcome) count(state string) int {
 
 func TestCritestPatchedPassesWhatPristinePasses(t *testing.T) {
 	if !onGuest() {
-		t.Skip("critest needs infra containers, which the host bench cannot run (no CAP_SYS_RESOURCE): it runs on the guest node (make e2e-vm)")
+		t.Skip("critest needs infra containers, which the host bench cannot run (no CAP_SYS_RESOURCE): it runs on the guest node (make critest)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Minute)
 	defer cancel()
