@@ -29,9 +29,9 @@ func restartBeforeCreate(n target, sig syscall.Signal) func(context.Context, str
 
 var restartSignals = []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL}
 
-// Upstream defect (cri-o issue 7568, present in v1.36.3): after a restart,
-// CreateContainer in a user-namespaced pod without an infra container reads
-// /proc/0/uid_map.
+// Upstream defect (cri-o issue 7568, present in v1.36.3 and, measured, in
+// v1.34.0): after a restart, CreateContainer in a user-namespaced pod without
+// an infra container reads /proc/0/uid_map.
 func TestPristineRestartBreaksUsernsPods(t *testing.T) {
 	n := nodeFor(t, pristine)
 	for _, sig := range restartSignals {
@@ -68,10 +68,11 @@ func TestRestartKeepsUsernsPodsWorking(t *testing.T) {
 }
 
 // Kubernetes user namespaces (hostUsers: false) after a CRI-O restart between
-// RunPodSandbox and CreateContainer: pristine v1.36.3 has no mappings for the
-// pod any more and creates the container in the host user namespace, as host
-// root (upstream fixed it after 1.36, PR 10014); the series (0001, that fix)
-// keeps the kubelet's block.
+// RunPodSandbox and CreateContainer: pristine v1.36.3 (and v1.34.0, measured)
+// has no mappings for the pod any more and creates the container in the host
+// user namespace, as host root (upstream fixed it after 1.36, PR 10014, and
+// backported it to the 1.33-1.35 branches after v1.34.0); the series (0001,
+// that fix) keeps the kubelet's block.
 func TestNativeUsernsRestartBeforeCreate(t *testing.T) {
 	for _, f := range []flavour{pristine, patched} {
 		t.Run(string(f), func(t *testing.T) {
@@ -84,9 +85,9 @@ func TestNativeUsernsRestartBeforeCreate(t *testing.T) {
 			switch f {
 			case pristine:
 				if !hostRoot {
-					t.Fatalf("uid_map %s: pristine v1.36.3 no longer shows the defect (host user namespace, 0 0 4294967295)", mapString(c.UIDMapSeen()))
+					t.Fatalf("uid_map %s: pristine %s no longer shows the defect (host user namespace, 0 0 4294967295)", mapString(c.UIDMapSeen()), crioVersion)
 				}
-				t.Logf("pristine v1.36.3: the container runs in the host user namespace as host root (uid_map %s)", mapString(c.UIDMapSeen()))
+				t.Logf("pristine %s: the container runs in the host user namespace as host root (uid_map %s)", crioVersion, mapString(c.UIDMapSeen()))
 			case patched:
 				if base, ok := singleBlock(c, podrun.UsernsBlockSize); hostRoot || !ok || base < podrun.UsernsBlockSize {
 					t.Fatalf("uid_map %s: want the kubelet's block 0 BASE 65536 kept across the restart", mapString(c.UIDMapSeen()))
