@@ -28,6 +28,11 @@ func TestMapToRootFallsBackToContainerRunAsUser(t *testing.T) {
 			res := run(t, n, scenarios.Example("000-fedora-map-to-root-no-runasuser.yaml"),
 				podrun.Options{SCC: podrun.SCCRestricted, RuntimeHandler: rt, Exec: []string{"cat", "/proc/self/uid_map"}})
 			c := onlyContainer(t, res)
+			if strings.Contains(c.CreateError, "sysfs") {
+				// In a user namespace the kernel mounts sysfs only while the
+				// node's own /sys is fully visible; show what covers it.
+				t.Logf("the node's mounts under /sys:\n%s", sysMounts(t, n))
+			}
 			requireRunning(t, res, c)
 			if !c.HasUIDMapping(0, projectRoot, 1) {
 				t.Errorf("uid_map %s lacks [0 %d 1]", mapString(c.UIDMapSeen()), projectRoot)
@@ -222,4 +227,19 @@ func TestMapToRootMapsRunAsGroupAndKeepsFSGroup(t *testing.T) {
 		t.Errorf("host gid of the container's init: %+v, want %d", c.Processes, projectRoot+7)
 	}
 	assertIdle(t, n)
+}
+
+// sysMounts lists the mounts of the node's init under /sys.
+func sysMounts(t *testing.T, n target) string {
+	data, err := n.ReadFile(context.Background(), "/proc/1/mountinfo")
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], "/sys") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
