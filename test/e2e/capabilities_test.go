@@ -276,6 +276,16 @@ func TestReinstateCapsOnlyForOwnRangesWithoutHostNamespaces(t *testing.T) {
 		{"private with the node-wide mappings", "private-node-mappings-drop-setuid.yaml", patchedNodeMappings, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if onGuest() && strings.Contains(tc.manifest, "host-network") {
+				// CRI-O (upstream too) gives a host-network pod in a user
+				// namespace the node's /sys as an rbind without a
+				// propagation option; crun's masked-path tmpfs then lands
+				// on the node's own /sys/firmware (seen on the guest:
+				// uid=1000650000,gid=200000, shared with the node), and
+				// from then on runc cannot mount sysfs in any user
+				// namespace there. Host bench only until that is fixed.
+				t.Skip("host-network pods in a user namespace mask the node's own /sys/firmware with crun (CRI-O's rbind of /sys has no propagation option): host bench only")
+			}
 			n := nodeFor(t, tc.f)
 			res := run(t, n, scenarios.Path(tc.manifest), podrun.Options{SCC: podrun.SCCNone})
 			c := onlyContainer(t, res)
