@@ -17,6 +17,11 @@ $(OUTPUT)/versions.mk: patches internal/crio/series.go internal/crio/release.go
 	  printf 'CRIO_VERSIONS := %s\nCRIO_DEFAULT_VERSION := %s\n' "$$(echo $$list)" "$$def" > $@.tmp; mv $@.tmp $@
 CRIO_VERSION ?= $(CRIO_DEFAULT_VERSION)
 PRISTINE ?=
+# A CRI-O git checkout (e.g. of main) for patches/main, the upstream pull
+# requests: series, crio-lint and crio-unit then cover that series too,
+# applied to the checkout's HEAD in a scratch clone (the checkout is only read).
+CRIO_SRC ?=
+CRIO_SRC_FLAG := $(if $(CRIO_SRC),-crio-src $(CRIO_SRC))
 BIN := $(OUTPUT)/bin
 CRIO_USERNS_STATE ?= $(OUTPUT)/node
 export CRIO_USERNS_STATE
@@ -52,6 +57,7 @@ help:
 	@echo "make node-up     start a throwaway CRI-O node in $(CRIO_USERNS_STATE) (make node-down stops it)"
 	@echo "make vm-node-up  start the guest node (QEMU, Debian 13, cgroup v2, systemd, crun); socket $(VM_STATE)/crio.sock"
 	@echo "make bench       benchmarks: patched vs pristine CRI-O, in one run"
+	@echo "make series CRIO_SRC=DIR   also apply patches/main to the CRI-O checkout DIR (scratch clone; DIR is only read)"
 
 tools: $(addprefix $(BIN)/,$(TOOLS))
 
@@ -75,7 +81,7 @@ deps:
 	@$(GO) run ./test/cmd/crio-node deps
 
 crio: $(BIN)/crio-build deps
-	$(BIN)/crio-build -version $(CRIO_VERSION) $(if $(PRISTINE),-pristine)
+	$(BIN)/crio-build -version $(CRIO_VERSION) $(if $(PRISTINE),-pristine) $(CRIO_SRC_FLAG)
 
 crio-both: $(BIN)/crio-build deps
 	$(BIN)/crio-build -version $(CRIO_VERSION) -pristine
@@ -150,8 +156,10 @@ fuzz:
 	  $(GO) test ./$${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZ_TIME); \
 	done
 
+# Every release series onto its pristine release; patches/main onto the HEAD
+# of CRIO_SRC, or a line saying that it was not checked.
 series: $(BIN)/crio-build
-	$(BIN)/crio-build -check-series
+	$(BIN)/crio-build -check-series $(CRIO_SRC_FLAG)
 
 # The series source tree's commits back to patches/$(CRIO_VERSION), signed off
 # with your git config identity (patches/README.md).
@@ -162,11 +170,13 @@ series-export: $(BIN)/crio-build
 # (golangci-lint from the Go module proxy, installed once into _output/tools).
 crio-lint: $(BIN)/crio-build deps
 	@set -e; for v in $(TEST_VERSIONS); do $(BIN)/crio-build -lint -version $$v; done
+	$(if $(CRIO_SRC),$(BIN)/crio-build -lint -version main $(CRIO_SRC_FLAG))
 
 # CRI-O's own tests of the packages the series touches, on the pristine and
 # the patched tree: nothing that passes upstream may fail with the series.
 crio-unit: $(BIN)/crio-build deps
 	@set -e; for v in $(TEST_VERSIONS); do $(BIN)/crio-build -unit-tests -version $$v; done
+	$(if $(CRIO_SRC),$(BIN)/crio-build -unit-tests -version main $(CRIO_SRC_FLAG))
 
 # The e2e suite once per version (CRIO_VERSION=V: that one only). Pristine
 # CRI-O runs on the default version only; the suite skips, and says so, the

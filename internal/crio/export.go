@@ -26,14 +26,24 @@ func GitIdentity(ctx context.Context, dir string) (Identity, error) {
 	return id, nil
 }
 
-// Export writes the commits of tree since its pristine commit (its root, so
-// that a series of any length exports whole) to dir as format-patch files,
-// replacing the *.patch files there, each signed off by id. It returns the
-// files written.
+// Export writes the commits of tree since its pristine commit (the root of
+// a release tree, so that a series of any length exports whole; the commit
+// PrepareCheckout cloned) to dir as format-patch files, replacing the
+// *.patch files there, each signed off by id. Patches of a checkout name
+// their base commit (git format-patch --base), which is CRI-O's own history
+// and what a reviewer applies them to. It returns the files written.
 func Export(ctx context.Context, tree, dir string, id Identity) ([]string, error) {
-	root, err := git(ctx, tree, nil, "rev-list", "--max-parents=0", "HEAD")
+	pristine, err := pristineCommit(ctx, tree)
 	if err != nil {
 		return nil, err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"format-patch", "--no-signature", "--signoff", "-N", "-o", abs, pristine + "..HEAD"}
+	if c, err := git(ctx, tree, nil, "rev-parse", "--verify", "--quiet", pristineRef); err == nil && c != "" {
+		args = append(args, "--base="+pristine)
 	}
 	old, err := filepath.Glob(filepath.Join(dir, "*.patch"))
 	if err != nil {
@@ -44,11 +54,7 @@ func Export(ctx context.Context, tree, dir string, id Identity) ([]string, error
 			return nil, err
 		}
 	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
-	out, err := gitAs(ctx, tree, id, "format-patch", "--no-signature", "--signoff", "-N", "-o", abs, root+"..HEAD")
+	out, err := gitAs(ctx, tree, id, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -51,10 +51,10 @@ func InstallLinter(ctx context.Context, dir string, log *os.File) (string, error
 
 // Lint runs golangci-lint with the tree's own configuration (CRI-O's
 // .golangci.yml) on pkgs and reports only what the series changed: the
-// issues in lines added after the tree's pristine commit. It returns the
-// linter's report and whether it found anything.
+// issues in lines added after the tree's pristine commit (pristineCommit).
+// It returns the linter's report and whether it found anything.
 func Lint(ctx context.Context, linter, tree string, pkgs []string) (string, bool, error) {
-	root, err := git(ctx, tree, nil, "rev-list", "--max-parents=0", "HEAD")
+	pristine, err := pristineCommit(ctx, tree)
 	if err != nil {
 		return "", false, err
 	}
@@ -64,7 +64,7 @@ func Lint(ctx context.Context, linter, tree string, pkgs []string) (string, bool
 	if err != nil {
 		return "", false, err
 	}
-	args := []string{"run", "--new-from-rev=" + root, "--build-tags=" + strings.Join(LintTags, ","), "--timeout=30m"}
+	args := []string{"run", "--new-from-rev=" + pristine, "--build-tags=" + strings.Join(LintTags, ","), "--timeout=30m"}
 	cmd := exec.CommandContext(ctx, linter, append(args, pkgs...)...)
 	cmd.Dir = tree
 	cmd.Env = append(os.Environ(), "GOFLAGS="+mod.GoFlags(), "CGO_ENABLED=1")

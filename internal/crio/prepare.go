@@ -32,6 +32,11 @@ type Tree struct {
 	Stamp    string // digest of every input that shaped the tree
 	Reused   bool   // the tree was already prepared from the same inputs
 	Pristine bool
+	// Base is the commit the series applies onto, for a tree cloned from
+	// a CRI-O checkout (PrepareCheckout); "" for a release tree.
+	Base string
+	// Merged counts the patches that needed a three-way merge (checkouts only).
+	Merged int
 }
 
 // Prepare makes dst a git repository holding mod's source as one commit, then

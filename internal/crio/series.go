@@ -17,11 +17,14 @@ type Series struct {
 	Patches []string // paths, in the order git am applies them
 }
 
-// LoadSeries reads patchesRoot/version/*.patch. A directory with no patches is
-// a valid, empty series: the version is supported but not modified yet.
+// LoadSeries reads patchesRoot/version/*.patch, version being a release or
+// MainSeries. A directory with no patches is a valid, empty series: the
+// version is supported but not modified yet.
 func LoadSeries(patchesRoot, version string) (*Series, error) {
-	if _, err := ParseRelease(version); err != nil {
-		return nil, err
+	if version != MainSeries {
+		if _, err := ParseRelease(version); err != nil {
+			return nil, err
+		}
 	}
 	dir := filepath.Join(patchesRoot, version)
 	entries, err := os.ReadDir(dir)

@@ -23,11 +23,11 @@ var TestTags = append([]string{"test"}, BuildTags...)
 // TouchedPackages lists the Go packages (./dir paths) a series changes in
 // tree: every directory with a changed .go file that still holds Go files.
 func TouchedPackages(ctx context.Context, tree string) ([]string, error) {
-	root, err := git(ctx, tree, nil, "rev-list", "--max-parents=0", "HEAD")
+	pristine, err := pristineCommit(ctx, tree)
 	if err != nil {
 		return nil, err
 	}
-	out, err := git(ctx, tree, nil, "diff", "--name-only", root, "HEAD", "--", "*.go")
+	out, err := git(ctx, tree, nil, "diff", "--name-only", pristine, "HEAD", "--", "*.go")
 	if err != nil {
 		return nil, err
 	}
@@ -139,15 +139,15 @@ func (o Outcomes) Failing() []string {
 }
 
 // RemovedTests lists the test functions the series deletes from tree's
-// _test.go files (in the diff from the pristine root commit) and that no
+// _test.go files (in the diff from the pristine commit) and that no
 // longer exist under that name anywhere in the patched tree: a test that
 // passes upstream and is gone with the series must be seen by a reviewer.
 func RemovedTests(ctx context.Context, tree string) ([]string, error) {
-	root, err := git(ctx, tree, nil, "rev-list", "--max-parents=0", "HEAD")
+	pristine, err := pristineCommit(ctx, tree)
 	if err != nil {
 		return nil, err
 	}
-	diff, err := git(ctx, tree, nil, "diff", "-U0", root, "HEAD", "--", "*_test.go")
+	diff, err := git(ctx, tree, nil, "diff", "-U0", pristine, "HEAD", "--", "*_test.go")
 	if err != nil {
 		return nil, err
 	}

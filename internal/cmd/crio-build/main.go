@@ -3,6 +3,7 @@
 //
 //	crio-build [-version VERSION] [-pristine] [-patches patches] [-output _output]
 //	crio-build -check-series      # apply every series under -patches, build nothing
+//	crio-build -check-series -crio-src DIR  # and patches/main to the CRI-O checkout DIR
 //	crio-build -unit-tests        # CRI-O's own tests of the touched packages, pristine vs patched
 //	crio-build -export            # _output/src/cri-o-VERSION's commits back to patches/VERSION, signed off by you
 //	crio-build -lint              # CRI-O's golangci-lint configuration on what the series changes
@@ -10,11 +11,15 @@
 //	crio-build -default           # the version used when none is named: the newest series
 //
 // The supported versions are the release directories under -patches; VERSION
-// defaults to the newest of them.
+// defaults to the newest of them. VERSION main selects patches/main, the
+// series written against CRI-O's main branch, which applies to the HEAD of
+// the CRI-O git checkout that -crio-src names; the checkout is only read:
+// the series is applied in a scratch clone, _output/src/cri-o-main.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,6 +44,7 @@ func main() {
 	verbose := flag.Bool("v", false, "show the compiler's output")
 	list := flag.Bool("list", false, "print the supported versions, oldest first, and stop")
 	printDefault := flag.Bool("default", false, "print the default version and stop")
+	crioSrc := flag.String("crio-src", "", "a CRI-O git checkout (e.g. of main) that the "+crio.MainSeries+" series applies to, at its HEAD, in a scratch clone under -output; the checkout itself is only read")
 	flag.Parse()
 
 	if *list || *printDefault || *version == "" {
@@ -73,15 +79,15 @@ func main() {
 	var err error
 	switch {
 	case *checkSeries:
-		err = checkAll(ctx, *patches, *output, log)
+		err = checkAll(ctx, *patches, *output, *crioSrc, log)
 	case *unitTests:
-		err = compareUnitTests(ctx, *version, *patches, *output, log)
+		err = compareUnitTests(ctx, *version, *patches, *output, *crioSrc, log)
 	case *export:
 		err = exportSeries(ctx, *version, *patches, *output)
 	case *lint:
-		err = lintSeries(ctx, *version, *patches, *output)
+		err = lintSeries(ctx, *version, *patches, *output, *crioSrc)
 	default:
-		err = build(ctx, *version, *pristine, *patches, *output, log)
+		err = build(ctx, *version, *pristine, *patches, *output, *crioSrc, log)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "crio-build: %v\n", err)
@@ -89,7 +95,7 @@ func main() {
 	}
 }
 
-func build(ctx context.Context, version string, pristine bool, patchesRoot, output string, log io.Writer) error {
+func build(ctx context.Context, version string, pristine bool, patchesRoot, output, crioSrc string, log io.Writer) error {
 	name := "cri-o-" + version
 	outName := version
 	var series *crio.Series
@@ -102,7 +108,7 @@ func build(ctx context.Context, version string, pristine bool, patchesRoot, outp
 			return err
 		}
 	}
-	tree, err := prepare(ctx, version, series, filepath.Join(output, "src", name), log)
+	tree, err := prepare(ctx, version, series, filepath.Join(output, "src", name), crioSrc, log)
 	if err != nil {
 		return err
 	}
@@ -122,7 +128,13 @@ func build(ctx context.Context, version string, pristine bool, patchesRoot, outp
 	return nil
 }
 
-func prepare(ctx context.Context, version string, series *crio.Series, dst string, log io.Writer) (*crio.Tree, error) {
+// prepare makes the source tree of version at dst: the release from the Go
+// module proxy or, for the main series, a scratch clone of the checkout
+// crioSrc; then it applies series (nil: pristine).
+func prepare(ctx context.Context, version string, series *crio.Series, dst, crioSrc string, log io.Writer) (*crio.Tree, error) {
+	if version == crio.MainSeries {
+		return prepareCheckout(ctx, series, dst, crioSrc)
+	}
 	mod, err := crio.Fetch(ctx, version)
 	if err != nil {
 		return nil, err
@@ -145,7 +157,48 @@ func prepare(ctx context.Context, version string, series *crio.Series, dst strin
 	return tree, nil
 }
 
-func checkAll(ctx context.Context, patchesRoot, output string, log io.Writer) error {
+// prepareCheckout is prepare for the main series.
+func prepareCheckout(ctx context.Context, series *crio.Series, dst, crioSrc string) (*crio.Tree, error) {
+	if crioSrc == "" {
+		return nil, errors.New("the " + crio.MainSeries + " series applies to a CRI-O git checkout: name one with -crio-src DIR (make: CRIO_SRC=DIR)")
+	}
+	c, err := crio.ReadCheckout(ctx, crioSrc)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("crio-build: cri-o checkout %s at %.12s (%s), read only: the tree is a scratch clone\n", c.Dir, c.Head, c.Describe)
+	if c.Dirty {
+		fmt.Printf("crio-build: %s has uncommitted changes: they are not in the scratch clone, which starts from its HEAD\n", c.Dir)
+	}
+	if series == nil {
+		fmt.Printf("crio-build: pristine: no patches\n")
+	} else {
+		base, err := series.BaseCommit()
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case base == "":
+			fmt.Printf("crio-build: series %s: %d patches (they name no base commit)\n", series.Dir, len(series.Patches))
+		case base == c.Head:
+			fmt.Printf("crio-build: series %s: %d patches, written against this commit\n", series.Dir, len(series.Patches))
+		default:
+			fmt.Printf("crio-build: series %s: %d patches, written against %.12s, applied to %.12s\n", series.Dir, len(series.Patches), base, c.Head)
+		}
+	}
+	tree, err := crio.PrepareCheckout(ctx, c, series, dst, os.Stdout)
+	if err != nil {
+		return nil, err
+	}
+	how := "prepared"
+	if tree.Reused {
+		how = "reused"
+	}
+	fmt.Printf("crio-build: source %s (%s, %d patches applied, %d of them with a three-way merge, commit %.12s)\n", tree.Dir, how, tree.Applied, tree.Merged, tree.Head)
+	return tree, nil
+}
+
+func checkAll(ctx context.Context, patchesRoot, output, crioSrc string, log io.Writer) error {
 	versions, err := crio.ListSeries(patchesRoot)
 	if err != nil {
 		return err
@@ -158,11 +211,37 @@ func checkAll(ctx context.Context, patchesRoot, output string, log io.Writer) er
 		if err != nil {
 			return err
 		}
-		if _, err := prepare(ctx, v, series, filepath.Join(output, "src", "cri-o-"+v), log); err != nil {
+		if _, err := prepare(ctx, v, series, filepath.Join(output, "src", "cri-o-"+v), "", log); err != nil {
 			return err
 		}
 	}
 	fmt.Printf("crio-build: %d series apply cleanly\n", len(versions))
+	return checkMain(ctx, patchesRoot, output, crioSrc, log)
+}
+
+// checkMain applies the main series to the checkout crioSrc, or says that
+// it did not: no release can stand in for CRI-O's main branch.
+func checkMain(ctx context.Context, patchesRoot, output, crioSrc string, log io.Writer) error {
+	dir := filepath.Join(patchesRoot, crio.MainSeries)
+	if _, err := os.Stat(dir); err != nil {
+		if crioSrc != "" {
+			return fmt.Errorf("-crio-src %s names a checkout for %s, which does not exist: %w", crioSrc, dir, err)
+		}
+		return nil
+	}
+	if crioSrc == "" {
+		fmt.Printf("crio-build: %s: NOT CHECKED: it applies to a CRI-O git checkout of main, and none was given (-crio-src DIR; make series CRIO_SRC=DIR)\n", dir)
+		return nil
+	}
+	series, err := crio.LoadSeries(patchesRoot, crio.MainSeries)
+	if err != nil {
+		return err
+	}
+	tree, err := prepare(ctx, crio.MainSeries, series, filepath.Join(output, "src", "cri-o-"+crio.MainSeries), crioSrc, log)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("crio-build: %s applies to %s at %.12s\n", dir, crioSrc, tree.Base)
 	return nil
 }
 
@@ -187,12 +266,12 @@ func exportSeries(ctx context.Context, version, patchesRoot, output string) erro
 
 // lintSeries runs CRI-O's golangci-lint configuration on the series: only
 // issues in lines the series adds count, in the packages it touches.
-func lintSeries(ctx context.Context, version, patchesRoot, output string) error {
+func lintSeries(ctx context.Context, version, patchesRoot, output, crioSrc string) error {
 	series, err := crio.LoadSeries(patchesRoot, version)
 	if err != nil {
 		return err
 	}
-	tree, err := prepare(ctx, version, series, filepath.Join(output, "src", "cri-o-"+version), io.Discard)
+	tree, err := prepare(ctx, version, series, filepath.Join(output, "src", "cri-o-"+version), crioSrc, io.Discard)
 	if err != nil {
 		return err
 	}

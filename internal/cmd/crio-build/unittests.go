@@ -32,12 +32,12 @@ import (
 // diff. For the three supported versions
 // that is one test run per version on a cold machine and, on a warm one,
 // the few tests that fail here, rerun.
-func compareUnitTests(ctx context.Context, version, patchesRoot, output string, log io.Writer) error {
+func compareUnitTests(ctx context.Context, version, patchesRoot, output, crioSrc string, log io.Writer) error {
 	series, err := crio.LoadSeries(patchesRoot, version)
 	if err != nil {
 		return err
 	}
-	patchedTree, err := prepare(ctx, version, series, filepath.Join(output, "src", "cri-o-"+version), log)
+	patchedTree, err := prepare(ctx, version, series, filepath.Join(output, "src", "cri-o-"+version), crioSrc, log)
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func compareUnitTests(ctx context.Context, version, patchesRoot, output string, 
 		}
 	}
 	if failed := patched.Failing(); len(failed) > 0 {
-		pristineTree, err := prepare(ctx, version, nil, filepath.Join(output, "src", "cri-o-"+version+"-pristine"), log)
+		pristineTree, err := prepare(ctx, version, nil, filepath.Join(output, "src", "cri-o-"+version+"-pristine"), crioSrc, log)
 		if err != nil {
 			return err
 		}
