@@ -3,8 +3,6 @@ package crio
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -81,27 +79,18 @@ func PrepareCheckout(ctx context.Context, c *Checkout, series *Series, dst strin
 	if err != nil {
 		return nil, err
 	}
-	stamp, err := checkoutStamp(c.Head, series)
+	stamp, err := inputStamp("checkout "+c.Head, series)
 	if err != nil {
 		return nil, err
 	}
-	stampFile := dst + ".stamp"
-	if old, err := os.ReadFile(stampFile); err == nil && string(old) == stamp {
-		if head, err := git(ctx, dst, nil, "rev-parse", "HEAD"); err == nil {
-			t := &Tree{Dir: dst, Head: head, Stamp: stamp, Reused: true, Pristine: series == nil, Base: c.Head}
-			if series != nil {
-				t.Applied = len(series.Patches)
-			}
-			t.Date, err = commitDate(ctx, dst)
-			return t, err
+	if t, err := reusedTree(ctx, dst, stamp, series); t != nil || err != nil {
+		if t != nil {
+			t.Base = c.Head
 		}
+		return t, err
 	}
-
-	if err := os.RemoveAll(stampFile); err != nil {
+	if err := clearTree(dst); err != nil {
 		return nil, err
-	}
-	if err := os.RemoveAll(dst); err != nil {
-		return nil, fmt.Errorf("removing old tree %s: %w", dst, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return nil, err
@@ -140,7 +129,7 @@ func PrepareCheckout(ctx context.Context, c *Checkout, series *Series, dst strin
 	if t.Date, err = commitDate(ctx, dst); err != nil {
 		return nil, err
 	}
-	return t, os.WriteFile(stampFile, []byte(stamp), 0o644)
+	return t, os.WriteFile(dst+".stamp", []byte(stamp), 0o644)
 }
 
 // applyPatchOrMerge applies patch as it is or, failing that, with a
@@ -160,24 +149,6 @@ func applyPatchOrMerge(ctx context.Context, dir, patch string) (bool, error) {
 		return false, fmt.Errorf("%w\n(a three-way merge, git am -3, failed too: %v)", err, err3)
 	}
 	return true, nil
-}
-
-func checkoutStamp(head string, series *Series) (string, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "stamp v1\ncheckout %s\n", head)
-	if series == nil {
-		fmt.Fprintln(h, "pristine")
-	} else {
-		for _, p := range series.Patches {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return "", fmt.Errorf("reading patch: %w", err)
-			}
-			sum := sha256.Sum256(data)
-			fmt.Fprintf(h, "patch %s %x\n", filepath.Base(p), sum)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // pristineCommit returns the commit of tree that the series was applied

@@ -47,23 +47,11 @@ func Prepare(ctx context.Context, mod *Module, series *Series, dst string, log i
 	if err != nil {
 		return nil, err
 	}
-	stampFile := dst + ".stamp"
-	if old, err := os.ReadFile(stampFile); err == nil && string(old) == stamp {
-		if head, err := git(ctx, dst, nil, "rev-parse", "HEAD"); err == nil {
-			t := &Tree{Dir: dst, Head: head, Stamp: stamp, Reused: true, Pristine: series == nil}
-			if series != nil {
-				t.Applied = len(series.Patches)
-			}
-			t.Date, err = commitDate(ctx, dst)
-			return t, err
-		}
+	if t, err := reusedTree(ctx, dst, stamp, series); t != nil || err != nil {
+		return t, err
 	}
-
-	if err := os.RemoveAll(stampFile); err != nil {
+	if err := clearTree(dst); err != nil {
 		return nil, err
-	}
-	if err := os.RemoveAll(dst); err != nil {
-		return nil, fmt.Errorf("removing old tree %s: %w", dst, err)
 	}
 	if err := copyTree(mod.Dir, dst); err != nil {
 		return nil, fmt.Errorf("copying %s to %s: %w", mod.Dir, dst, err)
@@ -99,7 +87,38 @@ func Prepare(ctx context.Context, mod *Module, series *Series, dst string, log i
 	if t.Date, err = commitDate(ctx, dst); err != nil {
 		return nil, err
 	}
-	return t, os.WriteFile(stampFile, []byte(stamp), 0o644)
+	return t, os.WriteFile(dst+".stamp", []byte(stamp), 0o644)
+}
+
+// reusedTree returns the tree at dst if it was prepared from the inputs
+// that stamp digests (its stamp file says so and it has a HEAD), else nil.
+func reusedTree(ctx context.Context, dst, stamp string, series *Series) (*Tree, error) {
+	old, err := os.ReadFile(dst + ".stamp")
+	if err != nil || string(old) != stamp {
+		return nil, nil
+	}
+	head, err := git(ctx, dst, nil, "rev-parse", "HEAD")
+	if err != nil {
+		return nil, nil
+	}
+	t := &Tree{Dir: dst, Head: head, Stamp: stamp, Reused: true, Pristine: series == nil}
+	if series != nil {
+		t.Applied = len(series.Patches)
+	}
+	t.Date, err = commitDate(ctx, dst)
+	return t, err
+}
+
+// clearTree removes the tree at dst, its stamp first: a tree half removed
+// or half prepared is never taken for a finished one.
+func clearTree(dst string) error {
+	if err := os.RemoveAll(dst + ".stamp"); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dst); err != nil {
+		return fmt.Errorf("removing old tree %s: %w", dst, err)
+	}
+	return nil
 }
 
 var failedHunk = regexp.MustCompile(`(?m)^error: (patch failed: .*|.*: patch does not apply|.*: does not exist in index|.*: already exists in working directory)$`)
@@ -130,8 +149,14 @@ func applyPatch(ctx context.Context, dir, patch string) error {
 }
 
 func treeStamp(mod *Module, series *Series) (string, error) {
+	return inputStamp(fmt.Sprintf("module %s@%s %s", mod.Path, mod.Version, mod.Sum), series)
+}
+
+// inputStamp digests what a tree is made of: its origin (a release or a
+// checkout's commit) and the content of each patch, or "pristine".
+func inputStamp(origin string, series *Series) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "stamp v1\nmodule %s@%s %s\n", mod.Path, mod.Version, mod.Sum)
+	fmt.Fprintf(h, "stamp v1\n%s\n", origin)
 	if series == nil {
 		fmt.Fprintln(h, "pristine")
 	} else {
