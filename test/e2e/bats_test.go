@@ -44,7 +44,11 @@ func TestCtrUsernsBats(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := e2eDir("bats")
-	suite, err := stageBatsSuite(ctx, root)
+	tree := filepath.Join(repo.MustRoot(), "_output", "src", "cri-o-"+crioVersion+"-pristine")
+	if _, err := os.Stat(filepath.Join(tree, "test", "ctr_userns.bats")); err != nil {
+		t.Fatalf("CRI-O %s's tree (make crio PRISTINE=1): %v", crioVersion, err)
+	}
+	suite, err := stageBatsSuite(ctx, root, tree)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,15 +107,11 @@ func TestCtrUsernsBats(t *testing.T) {
 }
 
 // stageBatsSuite puts what the harness needs under root (a directory the
-// guest shares): the release's test/ directory, copyimg built from the
-// release, crictl from test/critest's cri-tools, the stand-in images as
-// "dir:" copies and the seccomp profile CRI-O vendors. It returns the
+// guest shares): the test/ directory of the CRI-O source tree, copyimg
+// built from it, crictl from test/critest's cri-tools, the stand-in images
+// as "dir:" copies and the seccomp profile CRI-O vendors. It returns the
 // test directory.
-func stageBatsSuite(ctx context.Context, root string) (string, error) {
-	tree := filepath.Join(repo.MustRoot(), "_output", "src", "cri-o-"+crioVersion+"-pristine")
-	if _, err := os.Stat(filepath.Join(tree, "test", "ctr_userns.bats")); err != nil {
-		return "", fmt.Errorf("CRI-O %s's tree (make crio PRISTINE=1): %w", crioVersion, err)
-	}
+func stageBatsSuite(ctx context.Context, root, tree string) (string, error) {
 	if err := os.RemoveAll(filepath.Join(root, "cri-o")); err != nil {
 		return "", err
 	}
