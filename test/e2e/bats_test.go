@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -29,8 +28,6 @@ var batsImages = map[string]string{
 	"fedora_crio-ci-image": "fedora-standin", // quay.io/crio/fedora-crio-ci: /bin/sleep
 	"hello_wasm-image":     "fedora-standin", // quay.io/crio/hello-wasm: only listed
 }
-
-var tapResult = regexp.MustCompile(`(?m)^(ok|not ok) \d+ (.*?)(?: # skip.*)?$`)
 
 func TestCtrUsernsBats(t *testing.T) {
 	if !onGuest() {
@@ -72,10 +69,7 @@ func TestCtrUsernsBats(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = os.WriteFile(filepath.Join(root, "output-"+string(f)+".txt"), []byte(res.Stdout+res.Stderr), 0o644)
-		results[f] = map[string]string{}
-		for _, m := range tapResult.FindAllStringSubmatch(res.Stdout, -1) {
-			results[f][m[2]] = m[1]
-		}
+		results[f], _ = batsResults(res.Stdout)
 		t.Logf("ctr_userns.bats on %s CRI-O (exit %d):\n%s", f, res.ExitCode, res.Stdout)
 		if len(results[f]) == 0 {
 			t.Fatalf("bats ran no test on %s:\n%s", f, lastLines(res.Stdout+res.Stderr, 40))
